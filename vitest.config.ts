@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Two cores: forks keep memory isolated; two workers at most.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
