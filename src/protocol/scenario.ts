@@ -307,3 +307,8 @@ export function loadScenario(path: string): Scenario {
   }
   return parseScenario(json, path);
 }
+
+/** The schema as the JSON file scenarios/scenario.schema.json holds it. */
+export function scenarioSchemaJson(): string {
+  return `${JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', title: 'stem-twin scenario', ...SCENARIO_SCHEMA }, null, 2)}\n`;
+}
