@@ -7,11 +7,25 @@ import { addBreakdown, emptyBreakdown, type LatencyCategory } from './timing.js'
  * It also keeps a ledger of where the instrument's time went, so a campaign can report its
  * breakdown against hardware as well as against the twin.
  */
+/** One command as the facade saw it, for traces. */
+export interface CommandTrace {
+  device: DeviceName;
+  command: string;
+  args: unknown;
+  start_s: number;
+  end_s: number;
+  breakdown_s: CommandOutcome['breakdown_s'];
+}
+
 export class Microscope {
   private readonly ledger = emptyBreakdown();
   private commands = 0;
 
-  constructor(readonly instrument: Instrument) {}
+  constructor(
+    readonly instrument: Instrument,
+    /** Called after every command that succeeded. */
+    private readonly onCommand?: (trace: CommandTrace) => void,
+  ) {}
 
   /** Seconds per latency category spent by commands issued through this facade. */
   get breakdown_s(): Readonly<Record<LatencyCategory, number>> {
@@ -109,17 +123,18 @@ export class Microscope {
   }
 
   /** Any command of the surface, for what the typed methods do not cover. */
-  async run(command: string, args?: unknown, device?: DeviceName): Promise<unknown> {
-    return this.account(await this.instrument.execute({ command, args, device })).value;
+  async run(command: string, args?: unknown, device: DeviceName = 'instrument'): Promise<unknown> {
+    return this.account(device, command, args, await this.instrument.execute({ command, args, device })).value;
   }
 
   async write(device: DeviceName, attribute: string, value: unknown): Promise<void> {
-    this.account(await this.instrument.writeAttribute({ device, attribute, value }));
+    this.account(device, attribute, value, await this.instrument.writeAttribute({ device, attribute, value }));
   }
 
-  private account<T>(outcome: CommandOutcome<T>): CommandOutcome<T> {
+  private account<T>(device: DeviceName, command: string, args: unknown, outcome: CommandOutcome<T>): CommandOutcome<T> {
     addBreakdown(this.ledger, outcome.breakdown_s);
     this.commands++;
+    this.onCommand?.({ device, command, args, start_s: outcome.start_s, end_s: outcome.end_s, breakdown_s: outcome.breakdown_s });
     return outcome;
   }
 }

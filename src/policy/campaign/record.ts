@@ -1,0 +1,95 @@
+import type { LatencyCategory } from '../../protocol/timing.js';
+
+/** What one stay/switch decision weighed (eqs. 7-17), as recorded after a measurement. */
+export interface DecisionRecord {
+  decision: 'stay' | 'switch';
+  reason: string;
+  /** Unmeasured share of the current region (eq. 7). */
+  R: number;
+  /** Best acquisition value left in the current region (eq. 8). */
+  G: number;
+  V_stay: number;
+  /** Density estimate, particles per um^2, from the regions explored so far. */
+  rho_per_um2: number;
+  /** The chosen candidate's terms (eqs. 13, 16, 17), when there was a candidate. */
+  target?: { region: string; distance_um: number; E_gain: number; t_switch_s: number; C_switch: number; V_switch: number };
+}
+
+export interface IterationRecord {
+  iteration: number;
+  phase: 'seed' | 'bo';
+  /** Instrument clock (s) when the measurement ended. */
+  time_s: number;
+  region: string;
+  particle: number;
+  x_m: number;
+  y_m: number;
+  /** Composition as measured by EDX (the policy's input), and its total uncertainty. */
+  composition: number[];
+  composition_sigma: number;
+  value_eV: number;
+  value_sigma_eV: number;
+  /** Acquisition and cost-aware score of the chosen particle (null for seeds). */
+  acquisition: number | null;
+  score: number | null;
+  /** Mean predictive standard deviation (eV) over the simplex grid. */
+  mean_sd: number;
+  /** Mean absolute error (eV) of the predictive mean against the ground truth over the grid (null without an oracle). */
+  mean_abs_error: number | null;
+  /** Measured / found particles in the current region. */
+  share_measured_in_region: number;
+  /** Cumulative seconds per latency category since the campaign began. */
+  breakdown_s: Record<LatencyCategory, number>;
+  decision: DecisionRecord | null;
+}
+
+export interface RegionVisit {
+  region: string;
+  center_m: [number, number];
+  arrived_s: number;
+  left_s: number | null;
+  found: number;
+  measured: number;
+}
+
+export interface FoundParticleRecord {
+  id: number;
+  region: string;
+  x_m: number;
+  y_m: number;
+  radius_m: number;
+  composition: number[] | null;
+  measured: boolean;
+}
+
+export interface CampaignSummary {
+  scenario: string;
+  policy: string;
+  seed: number;
+  instrument: string;
+  iterations: number;
+  /** Simulated (or, on hardware, real) instrument time of the whole campaign. */
+  wall_clock_s: number;
+  breakdown_s: Record<LatencyCategory, number>;
+  regions_visited: number;
+  switches: number;
+  switches_to_neighbour: number;
+  particles_found: number;
+  particles_measured: number;
+  final_mean_abs_error: number | null;
+  final_mean_sd: number;
+  /** Share measured of each region when it was left (the paper's panel e), in visit order. */
+  share_measured_per_region: { region: string; share: number }[];
+}
+
+export interface CampaignRecord {
+  summary: CampaignSummary;
+  iterations: IterationRecord[];
+  visits: RegionVisit[];
+  particles: FoundParticleRecord[];
+  /** Stage positions (m) in the order the stage went there. */
+  stage_path_m: [number, number][];
+  elements: string[];
+  region_um: number;
+  area_um: [number, number];
+}
