@@ -16,6 +16,7 @@ export interface DecisionRecord {
 }
 
 export interface IterationRecord {
+  /** 1-based count of measurements, seed particles first. */
   iteration: number;
   phase: 'seed' | 'bo';
   /** Instrument clock (s) when the measurement ended. */
@@ -67,7 +68,9 @@ export interface CampaignSummary {
   policy: string;
   seed: number;
   instrument: string;
+  /** BO iterations after the seed particles. */
   iterations: number;
+  seed_particles: number;
   /** Simulated (or, on hardware, real) instrument time of the whole campaign. */
   wall_clock_s: number;
   breakdown_s: Record<LatencyCategory, number>;

@@ -22,7 +22,7 @@ figcaption { font-size: 12px; color: #555; }
 table { border-collapse: collapse; margin: 8px 0 16px; } td, th { padding: 2px 10px; text-align: right; } td:first-child, th:first-child { text-align: left; }
 </style></head><body>
 <h1>${esc(s.scenario)}: ${esc(s.policy)} policy, seed ${s.seed}</h1>
-<p>${s.iterations} measurements in <b>${hms(s.wall_clock_s)}</b> of ${s.instrument.includes('twin') ? 'simulated ' : ''}instrument time on ${esc(s.instrument)};
+<p>${s.iterations} BO iterations after ${s.seed_particles} seed particles in <b>${hms(s.wall_clock_s)}</b> of ${s.instrument.includes('twin') ? 'simulated ' : ''}instrument time on ${esc(s.instrument)};
 ${s.regions_visited} regions visited, ${s.switches} switches (${s.switches_to_neighbour} to a neighbouring region); ${s.particles_measured} of ${s.particles_found} particles found were measured.
 Final mean absolute error ${s.final_mean_abs_error === null ? 'n/a (no ground truth)' : `${s.final_mean_abs_error.toFixed(4)} eV`}, final mean predictive sd ${s.final_mean_sd.toFixed(4)} eV.</p>
 <table><tr><th>where the time went</th><th>s</th><th>share</th></tr>${rows}<tr><th>total</th><th>${s.wall_clock_s.toFixed(1)}</th><th>100 %</th></tr></table>

@@ -1,0 +1,109 @@
+import type { PolicyName } from '../../protocol/scenario.js';
+import { runCampaigns, type CampaignResult } from '../pool.js';
+import { ProgressBar } from '../progress.js';
+import { hms } from '../report/report.js';
+import { errorAtTime, median, quantile, timeToError } from '../stats.js';
+import { guarded, intOption, numberOption, parse, policyOption, scenarioArgument, UsageError } from './args.js';
+
+const USAGE = `usage: stem-twin compare <scenario.json> --policies a,b,... --runs N [options]
+
+Which policy gets there first? Runs every policy over the same N seeds and prints, per policy,
+the instrument time to reach a target error, and the error each has at a common time.
+
+options:
+  --policies LIST   comma-separated: cost-aware, cost-blind, random, nearest, raster
+                    (default cost-aware,cost-blind)
+  --runs N          seeds per policy (default 10)
+  --seed N          first seed (default: the scenario's)
+  --iterations N    BO iterations per campaign (default: the scenario's)
+  --target-error E  target mean absolute error in eV (default: the worst policy's median final error)
+  --at-time S       common time (s) for the error comparison (default: the shortest median campaign)
+  --workers N       worker threads (default: one per core)
+  --json            print the result as JSON
+
+example:
+  stem-twin compare scenarios/paper-3d-au-co-ni.json --policies cost-aware,cost-blind --runs 10`;
+
+export interface PolicyComparison {
+  policy: PolicyName;
+  runs: number;
+  reached: number;
+  time_to_target_s: { median: number | null; p10: number | null; p90: number | null };
+  error_at_time: number | null;
+  final_error_median: number;
+  wall_clock_median_s: number;
+}
+
+/** Per policy: time to `target` and error at `atTime`, medians over seeds. */
+export function comparePolicies(byPolicy: Map<PolicyName, CampaignResult[]>, target: number, atTime: number): PolicyComparison[] {
+  return [...byPolicy].map(([policy, results]) => {
+    const times = results.map((r) => timeToError(r.curve, target));
+    const reached = times.filter((t): t is number => t !== null);
+    // Runs that never reach the target count as infinitely slow, so the median stays honest.
+    const all = times.map((t) => t ?? Infinity);
+    const q = (p: number) => {
+      const v = quantile(all, p);
+      return Number.isFinite(v) ? v : null;
+    };
+    const errs = results.map((r) => errorAtTime(r.curve, atTime)).filter((e): e is number => e !== null);
+    return {
+      policy,
+      runs: results.length,
+      reached: reached.length,
+      time_to_target_s: { median: q(0.5), p10: q(0.1), p90: q(0.9) },
+      error_at_time: errs.length ? median(errs) : null,
+      final_error_median: median(results.map((r) => r.summary.final_mean_abs_error ?? NaN)),
+      wall_clock_median_s: median(results.map((r) => r.summary.wall_clock_s)),
+    };
+  });
+}
+
+export function run(argv: string[]): Promise<number> {
+  return guarded(USAGE, async () => {
+    const { values, positionals } = parse(argv, {
+      policies: { type: 'string' },
+      runs: { type: 'string' },
+      seed: { type: 'string' },
+      iterations: { type: 'string' },
+      'target-error': { type: 'string' },
+      'at-time': { type: 'string' },
+      workers: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const scenario = scenarioArgument(positionals);
+    const policies = (values.policies ?? 'cost-aware,cost-blind').split(',').map((p) => policyOption(p.trim())!);
+    if (new Set(policies).size !== policies.length) throw new UsageError(`--policies lists a policy twice: ${values.policies}`);
+    const runs = intOption(values.runs, 'runs', 1, 10_000) ?? 10;
+    const first = intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? scenario.seed;
+    const iterations = intOption(values.iterations, 'iterations', 1, 100_000);
+    const workers = intOption(values.workers, 'workers', 1, 64);
+    const jobs = policies.flatMap((policy) => Array.from({ length: runs }, (_, i) => ({ scenario, seed: first + i, policy, iterations })));
+    const bar = new ProgressBar(jobs.length, `compare ${scenario.name}`);
+    const results = await runCampaigns(jobs, { workers, onDone: (d) => bar.update(d) });
+    bar.done();
+
+    const byPolicy = new Map<PolicyName, CampaignResult[]>(policies.map((p) => [p, results.filter((r) => r.job.policy === p)]));
+    const finals = [...byPolicy.values()].map((rs) => median(rs.map((r) => r.summary.final_mean_abs_error ?? NaN)));
+    const target = numberOption(values['target-error'], 'target-error', 0, 1e6) ?? Math.max(...finals);
+    const atTime = numberOption(values['at-time'], 'at-time', 0, 1e9) ?? Math.min(...[...byPolicy.values()].map((rs) => median(rs.map((r) => r.summary.wall_clock_s))));
+    const rows = comparePolicies(byPolicy, target, atTime);
+    if (values.json) {
+      console.log(JSON.stringify({ scenario: scenario.name, runs, seeds: [first, first + runs - 1], target_error_eV: target, at_time_s: atTime, policies: rows }, null, 2));
+      return 0;
+    }
+    const t = (v: number | null) => (v === null ? 'not reached' : hms(v));
+    console.log(`${scenario.name} · ${runs} seeds (${first}..${first + runs - 1}) · target mean |error| ${target.toFixed(4)} eV · common time ${hms(atTime)}\n`);
+    console.log(`${'policy'.padEnd(12)} ${'time to target (median)'.padEnd(24)} ${'p10 .. p90'.padEnd(28)} ${'reached'.padEnd(8)} ${'error at common time'.padEnd(21)} final error`);
+    for (const r of rows) {
+      console.log(
+        `${r.policy.padEnd(12)} ${t(r.time_to_target_s.median).padEnd(24)} ${`${t(r.time_to_target_s.p10)} .. ${t(r.time_to_target_s.p90)}`.padEnd(28)} ${`${r.reached}/${r.runs}`.padEnd(8)} ${(r.error_at_time === null ? '-' : `${r.error_at_time.toFixed(4)} eV`).padEnd(21)} ${r.final_error_median.toFixed(4)} eV`,
+      );
+    }
+    return 0;
+  });
+}
