@@ -1,0 +1,267 @@
+import { COMMANDS, findCommand, type DeviceName } from '../../protocol/commands.js';
+import { InstrumentError } from '../../protocol/instrument.js';
+import { finiteNumber, inRange, integer, invalid, noArgument, numberArray, text, textArray } from './args.js';
+import type { ScanDetector } from './acquisition.js';
+import { checkBeamReach, checkImageShift, checkStageLimits } from './geometry.js';
+import { LatencyModel } from './latency.js';
+import type { Plan, PlanContext } from './plan.js';
+import { EELS_APERTURES, EELS_DISPERSIONS_eV, type InstrumentState, type StagePosition } from './state.js';
+
+/**
+ * The twin's command handlers: one per entry of src/protocol/commands.ts COMMANDS. Each checks
+ * its argument against the current snapshot and returns a Plan, or throws InstrumentError
+ * (nothing has changed yet when it throws).
+ */
+export type CommandHandler = (ctx: PlanContext, args: unknown) => Plan;
+
+/** Limits of settings the scenario does not give (deflector and lens ranges of a typical 200 kV STEM). */
+export const LIMITS = {
+  fov_m: { min: 1e-9, max: 1e-3 },
+  defocus_m: { min: -100e-6, max: 100e-6 },
+  beam_tilt_rad: 0.1,
+  screen_current_pA: { min: 1e-3, max: 1e5 },
+} as const;
+
+/** Fixed facts get_parameters reports. */
+export const HIGH_TENSION_V = 200_000;
+const COLUMN_VACUUM_Pa = 2e-6;
+
+/** The Tango class name used in errors, tools and telemetry: the instrument device is the DigitalTwin. */
+export function tangoClass(device: DeviceName): string {
+  return device === 'instrument' ? 'DigitalTwin' : device;
+}
+
+/** Refuses a command that needs electrons on the specimen while the column cannot deliver them. */
+export function requireBeam(ctx: PlanContext): void {
+  if (ctx.state.column_valves !== 'open') {
+    throw new InstrumentError('ColumnValvesClosed', 'the column valves are closed, so no beam reaches the specimen; call set_column_valves("open") first.', ctx.origin);
+  }
+  if (ctx.state.beam_blanked) {
+    throw new InstrumentError('BeamBlanked', 'the beam is blanked; call unblank_beam first.', ctx.origin);
+  }
+}
+
+/** Plans a stage move to `to` (shared by move_stage and the STAGE attributes). */
+export function planStageMove(ctx: PlanContext, to: StagePosition): Plan {
+  checkStageLimits(ctx.origin, to, ctx.spec, ctx.state.beta_tilt_enabled);
+  const from = ctx.state.stage;
+  if (!LatencyModel.stageChanges(from, to)) return { breakdown: {} };
+  return {
+    breakdown: ctx.latency.stageMove(from, to),
+    recipe: (d, end_s) => {
+      d.stage = [...to];
+      d.tuned = false;
+      d.tuning_changed_s = end_s;
+    },
+  };
+}
+
+function beamFraction(ctx: PlanContext, what: string, fx: number, fy: number): [number, number] {
+  inRange(ctx.origin, `${what} x`, fx, 0, 1, '(fraction of the field)');
+  inRange(ctx.origin, `${what} y`, fy, 0, 1, '(fraction of the field)');
+  checkBeamReach(ctx.origin, ctx.state, [fx, fy], ctx.spec);
+  return [fx, fy];
+}
+
+const read =
+  (value: (s: InstrumentState) => unknown): CommandHandler =>
+  (ctx, args) => {
+    noArgument(ctx.origin, args);
+    return { breakdown: {}, value: value(ctx.state) };
+  };
+
+const change =
+  (recipe: NonNullable<Plan['recipe']>): CommandHandler =>
+  (ctx, args) => {
+    noArgument(ctx.origin, args);
+    return { breakdown: {}, recipe };
+  };
+
+const SCAN_DETECTORS: readonly ScanDetector[] = ['haadf', 'eds'];
+
+function detectorsOf(ctx: PlanContext, args: unknown): ScanDetector[] {
+  if (args === undefined || args === null) return ['haadf'];
+  const names = textArray(ctx.origin, 'detectors', args).map((d) => d.toLowerCase());
+  if (names.length === 0) throw invalid(ctx.origin, 'detectors must name at least one detector, e.g. ["haadf"] or ["haadf", "eds"]');
+  const out: ScanDetector[] = [];
+  for (const d of names) {
+    if (!(SCAN_DETECTORS as readonly string[]).includes(d)) {
+      throw new InstrumentError('UnknownDetector', `no scan detector "${d}"; available: ${SCAN_DETECTORS.map((x) => `"${x}"`).join(', ')} (add "eds" for an EDX frame)`, ctx.origin);
+    }
+    if (out.includes(d as ScanDetector)) throw invalid(ctx.origin, `detector "${d}" is listed twice`);
+    out.push(d as ScanDetector);
+  }
+  return out;
+}
+
+function parametersJson(s: InstrumentState): string {
+  return JSON.stringify({
+    state: s.device,
+    fault: s.fault || undefined,
+    vacuum: { state: s.column_valves === 'open' ? 'ready' : 'valves closed', column_Pa: COLUMN_VACUUM_Pa },
+    column_valves: s.column_valves,
+    high_tension_V: HIGH_TENSION_V,
+    optical_mode: 'STEM',
+    beam_blanked: s.beam_blanked,
+    screen_current_pA: s.beam_current_pA,
+    fov_m: s.fov_m,
+    defocus_m: s.defocus_m,
+    probe_tuned: s.tuned,
+    stage: s.stage,
+    apertures: { eels_entrance: EELS_APERTURES[s.eels.aperture_index]!.name },
+    deflectors: { image_shift_m: s.image_shift_m, beam_tilt_rad: s.beam_tilt_rad, beam_position_fraction: s.beam_fraction },
+    eels: { initialized: s.eels.initialized, dispersion_eV_per_channel: EELS_DISPERSIONS_eV[s.eels.dispersion_index] },
+  });
+}
+
+const INSTRUMENT: Record<string, CommandHandler> = {
+  get_stage: read((s) => [...s.stage]),
+
+  move_stage: (ctx, args) => planStageMove(ctx, numberArray(ctx.origin, 'position [x, y, z, alpha, beta]', args, 5) as StagePosition),
+
+  place_beam: (ctx, args) => {
+    const [fx, fy] = numberArray(ctx.origin, 'beam position [x, y]', args, 2) as [number, number];
+    const at = beamFraction(ctx, 'beam position', fx, fy);
+    return { breakdown: ctx.latency.beamShift(1), recipe: (d) => void (d.beam_fraction = at) };
+  },
+
+  place_beam_list: (ctx, args) => {
+    const xy = numberArray(ctx.origin, 'beam positions', args, { even: true, min: 2 });
+    const steps = xy.length / 2;
+    for (let k = 0; k < steps; k++) beamFraction(ctx, `beam position ${k}`, xy[2 * k]!, xy[2 * k + 1]!);
+    const last: [number, number] = [xy[xy.length - 2]!, xy[xy.length - 1]!];
+    return { breakdown: ctx.latency.beamShift(steps), recipe: (d) => void (d.beam_fraction = last) };
+  },
+
+  blank_beam: change((d) => void (d.beam_blanked = true)),
+  unblank_beam: change((d) => void (d.beam_blanked = false)),
+
+  set_image_shift: (ctx, args) => {
+    const shift = numberArray(ctx.origin, 'image shift [x, y] (m)', args, 2) as [number, number];
+    checkImageShift(ctx.origin, shift, ctx.spec);
+    return { breakdown: ctx.latency.beamShift(1), recipe: (d) => void (d.image_shift_m = shift) };
+  },
+  get_image_shift: read((s) => [...s.image_shift_m]),
+
+  set_beam_tilt: (ctx, args) => {
+    const tilt = numberArray(ctx.origin, 'beam tilt [x, y] (rad)', args, 2) as [number, number];
+    tilt.forEach((t, i) => inRange(ctx.origin, `beam tilt ${'xy'[i]}`, t, -LIMITS.beam_tilt_rad, LIMITS.beam_tilt_rad, 'rad'));
+    return { breakdown: {}, recipe: (d) => void (d.beam_tilt_rad = tilt) };
+  },
+  get_beam_tilt: read((s) => [...s.beam_tilt_rad]),
+
+  set_fov: (ctx, args) => {
+    const fov_m = inRange(ctx.origin, 'field of view', finiteNumber(ctx.origin, 'field of view (m)', args), LIMITS.fov_m.min, LIMITS.fov_m.max, 'm');
+    return { breakdown: {}, recipe: (d) => void (d.fov_m = fov_m) };
+  },
+  get_fov: read((s) => s.fov_m),
+
+  set_defocus: (ctx, args) => {
+    const defocus_m = inRange(ctx.origin, 'defocus', finiteNumber(ctx.origin, 'defocus (m)', args), LIMITS.defocus_m.min, LIMITS.defocus_m.max, 'm');
+    return { breakdown: {}, recipe: (d) => void (d.defocus_m = defocus_m) };
+  },
+  get_defocus: read((s) => s.defocus_m),
+
+  auto_focus: (ctx, args) => {
+    noArgument(ctx.origin, args);
+    requireBeam(ctx);
+    return {
+      breakdown: ctx.latency.autoFocus(),
+      recipe: (d, end_s) => {
+        d.tuned = true;
+        d.defocus_m = 0;
+        d.tuning_changed_s = end_s;
+      },
+    };
+  },
+
+  acquire_scanned_image: (ctx, args) => {
+    const detectors = detectorsOf(ctx, args);
+    requireBeam(ctx);
+    const { imsize, scan_region, dwell_time } = ctx.state.scan;
+    const { rows, cols } = LatencyModel.scanShape(imsize, scan_region);
+    const breakdown = detectors.includes('eds') ? ctx.latency.edxFrame() : ctx.latency.haadfScan(rows * cols, dwell_time);
+    const frame_s = (breakdown.edx ?? 0) + (breakdown.scan ?? 0);
+    return { breakdown, acquisition: ctx.acquisitions.scan(ctx.state, detectors, frame_s) };
+  },
+
+  acquire_spectrum: (ctx, args) => {
+    const detector = text(ctx.origin, 'detector', args ?? 'eds').toLowerCase();
+    if (detector !== 'eds') {
+      const hint = detector === 'eels' ? ' (EELS spectra come from the EELS device: EELS.acquire_eels_spectrum)' : '';
+      throw new InstrumentError('UnknownDetector', `no spectrum detector "${detector}"; available: "eds"${hint}`, ctx.origin);
+    }
+    requireBeam(ctx);
+    return { breakdown: ctx.latency.edxPoint(ctx.state.eds.exposure_time), acquisition: ctx.acquisitions.edxPoint(ctx.state) };
+  },
+
+  acquire_camera_image: (ctx, args) => {
+    noArgument(ctx.origin, args);
+    requireBeam(ctx);
+    return { breakdown: ctx.latency.cameraImage(), acquisition: ctx.acquisitions.camera(ctx.state, LatencyModel.CAMERA_EXPOSURE_s) };
+  },
+
+  get_parameters: read(parametersJson),
+
+  set_column_valves: (ctx, args) => {
+    const v = text(ctx.origin, 'valves', args);
+    if (v !== 'open' && v !== 'close') throw invalid(ctx.origin, `valves must be "open" or "close", got "${v}"`);
+    return { breakdown: {}, recipe: (d) => void (d.column_valves = v === 'open' ? 'open' : 'closed') };
+  },
+
+  set_screen_current: (ctx, args) => {
+    const pA = finiteNumber(ctx.origin, 'screen current (pA)', args);
+    inRange(ctx.origin, 'screen current', pA, LIMITS.screen_current_pA.min, LIMITS.screen_current_pA.max, 'pA');
+    return { breakdown: {}, recipe: (d) => void (d.beam_current_pA = pA) };
+  },
+  get_screen_current: read((s) => s.beam_current_pA),
+
+  Disconnect: change((d) => void (d.device = 'OFF')),
+};
+
+const EELS: Record<string, CommandHandler> = {
+  initialize_eels: (ctx, args) => {
+    noArgument(ctx.origin, args);
+    return { breakdown: {}, value: true, recipe: (d) => void (d.eels.initialized = true) };
+  },
+
+  acquire_eels_spectrum: (ctx, args) => {
+    noArgument(ctx.origin, args);
+    requireBeam(ctx);
+    const { exposure_time, number_of_frames } = ctx.state.eels;
+    return { breakdown: ctx.latency.eels(exposure_time, number_of_frames), acquisition: ctx.acquisitions.eels(ctx.state) };
+  },
+
+  get_eels_dispersion: read((s) => [s.eels.dispersion_index, EELS_DISPERSIONS_eV[s.eels.dispersion_index]!]),
+
+  set_eels_dispersion: (ctx, args) => {
+    const i = integer(ctx.origin, 'dispersion index', args);
+    inRange(ctx.origin, 'dispersion index', i, 0, EELS_DISPERSIONS_eV.length - 1, `(see get_available_dispersions)`);
+    return { breakdown: {}, recipe: (d) => void (d.eels.dispersion_index = i) };
+  },
+
+  get_available_dispersions: read(() => EELS_DISPERSIONS_eV.map((eV, i) => `${i}: ${eV} eV/channel`).join(', ')),
+
+  get_eels_aperture: read((s) => EELS_APERTURES[s.eels.aperture_index]!.name),
+
+  set_eels_aperture: (ctx, args) => {
+    const i = integer(ctx.origin, 'aperture index', args);
+    inRange(ctx.origin, 'aperture index', i, 0, EELS_APERTURES.length - 1, `(see get_available_apertures)`);
+    return { breakdown: {}, recipe: (d) => void (d.eels.aperture_index = i) };
+  },
+
+  get_available_apertures: read(() => EELS_APERTURES.map((a, i) => `${i}: ${a.name}`).join(', ')),
+};
+
+const HANDLERS: Partial<Record<DeviceName, Record<string, CommandHandler>>> = { instrument: INSTRUMENT, EELS };
+
+/** The handler of a command, or API_CommandNotFound with a pointer to what exists. */
+export function commandHandler(device: DeviceName, command: string, origin: string): CommandHandler {
+  const handler = findCommand(device, command) ? HANDLERS[device]?.[command] : undefined;
+  if (handler) return handler;
+  const elsewhere = COMMANDS.find((c) => c.name === command);
+  const hint = elsewhere
+    ? `it is a command of the ${elsewhere.device} device (pass device "${elsewhere.device}")`
+    : `${tangoClass(device)} commands: ${COMMANDS.filter((c) => c.device === device).map((c) => c.name).join(', ') || '(none)'}`;
+  throw new InstrumentError('API_CommandNotFound', `no command "${command}" on device ${device}; ${hint}.`, origin);
+}

@@ -1,0 +1,125 @@
+import { enablePatches, freeze, produceWithPatches, type Draft, type Patch } from 'immer';
+import { findAttribute, type DeviceName } from '../../protocol/commands.js';
+import type { InstrumentSpec } from '../../protocol/scenario.js';
+
+enablePatches();
+
+/** Tango device states the twin uses. */
+export type DeviceState = 'ON' | 'OFF' | 'FAULT';
+
+/** [x, y, z in m, alpha, beta in deg], the real server's stage vector. */
+export type StagePosition = [number, number, number, number, number];
+
+export interface ScanSettings {
+  dwell_time: number;
+  imsize: number;
+  /** [left, top, width, height], fractions of the field. */
+  scan_region: [number, number, number, number];
+  output_format: '.h5' | '.tiff';
+}
+
+export interface EelsSettings {
+  exposure_time: number;
+  number_of_frames: number;
+  offset: number;
+  dispersion_index: number;
+  aperture_index: number;
+  initialized: boolean;
+}
+
+/**
+ * One immutable snapshot of everything the instrument remembers. Commands replace it through
+ * `transition`, which also yields the immer patches that telemetry streams.
+ */
+export interface InstrumentState {
+  device: DeviceState;
+  /** Why the device is in FAULT (empty otherwise). */
+  fault: string;
+  stage: StagePosition;
+  beta_tilt_enabled: boolean;
+  /** Beam (image) shift of the field, m; the field centre is stage + image shift. */
+  image_shift_m: [number, number];
+  /** Parked beam, fractions 0..1 of the scan field. */
+  beam_fraction: [number, number];
+  fov_m: number;
+  defocus_m: number;
+  beam_tilt_rad: [number, number];
+  /** False after any stage move until auto_focus. */
+  tuned: boolean;
+  /** Virtual time of the last stage move (detuned since) or autofocus (tuned since), s. */
+  tuning_changed_s: number;
+  beam_blanked: boolean;
+  column_valves: 'open' | 'closed';
+  beam_current_pA: number;
+  scan: ScanSettings;
+  eds: { exposure_time: number };
+  eels: EelsSettings;
+}
+
+function attributeDefault<T>(device: DeviceName, name: string): T {
+  const spec = findAttribute(device, name);
+  if (!spec) throw new Error(`no attribute ${device}.${name} in ATTRIBUTES`);
+  return (Array.isArray(spec.default) ? [...spec.default] : spec.default) as T;
+}
+
+/** The state a freshly started twin is in: ON, valves open, beam on, probe tuned at the stage origin. */
+export function initialState(spec: InstrumentSpec): InstrumentState {
+  return freeze(
+    {
+      device: 'ON',
+      fault: '',
+      stage: [0, 0, 0, 0, 0],
+      beta_tilt_enabled: attributeDefault<boolean>('STAGE', 'beta_tilt_enabled'),
+      image_shift_m: [0, 0],
+      beam_fraction: [0.5, 0.5],
+      fov_m: spec.fov_um * 1e-6,
+      defocus_m: 0,
+      beam_tilt_rad: [0, 0],
+      tuned: true,
+      tuning_changed_s: 0,
+      beam_blanked: false,
+      column_valves: 'open',
+      beam_current_pA: spec.beam_current_pA,
+      scan: {
+        dwell_time: attributeDefault('SCAN', 'dwell_time'),
+        imsize: attributeDefault('SCAN', 'imsize'),
+        scan_region: attributeDefault('SCAN', 'scan_region'),
+        output_format: attributeDefault('SCAN', 'output_format'),
+      },
+      eds: { exposure_time: attributeDefault('EDS', 'exposure_time') },
+      eels: {
+        exposure_time: attributeDefault('EELS', 'exposure_time'),
+        number_of_frames: attributeDefault('EELS', 'number_of_frames'),
+        offset: attributeDefault('EELS', 'offset'),
+        dispersion_index: DEFAULT_DISPERSION_INDEX,
+        aperture_index: DEFAULT_APERTURE_INDEX,
+        initialized: false,
+      },
+    },
+    true,
+  );
+}
+
+/** A change of state: a recipe on an immer draft. */
+export type Recipe = (draft: Draft<InstrumentState>) => void;
+
+/** Applies a recipe; returns the next frozen snapshot and the patches that lead to it. */
+export function transition(state: InstrumentState, recipe: Recipe): { state: InstrumentState; patches: Patch[] } {
+  const [next, patches] = produceWithPatches(state, recipe);
+  return { state: next, patches };
+}
+
+/** EELS dispersions offered by the spectrometer, eV per channel (index = position). */
+export const EELS_DISPERSIONS_eV = [0.025, 0.05, 0.1, 0.25, 0.5, 1] as const;
+export const DEFAULT_DISPERSION_INDEX = 2;
+
+/**
+ * EELS entrance apertures and the share of the inelastic signal each collects, relative to the
+ * largest (a smaller aperture trades counts for energy resolution; the twin models the counts).
+ */
+export const EELS_APERTURES = [
+  { name: '1 mm', collection: 0.25 },
+  { name: '2.5 mm', collection: 0.6 },
+  { name: '5 mm', collection: 1 },
+] as const;
+export const DEFAULT_APERTURE_INDEX = 2;
