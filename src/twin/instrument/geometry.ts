@@ -9,7 +9,10 @@ import type { InstrumentState, StagePosition } from './state.js';
  *
  * The beam-shift accessible range (model.md eq. 5, d_bs) is the square stage +- range/2: the image
  * shift must stay inside it, and so must a parked beam. Reaching beyond it takes a stage move.
+ * The edge itself is inside: a relative tolerance of 1e-9 absorbs the rounding of um -> m.
  */
+
+const EDGE_TOLERANCE = 1 + 1e-9;
 
 export function fieldCenter_m(state: InstrumentState): [number, number] {
   return [state.stage[0] + state.image_shift_m[0], state.stage[1] + state.image_shift_m[1]];
@@ -33,7 +36,7 @@ function beamShiftRange(origin: string, what: string, offset_m: readonly number[
 /** Throws BeamShiftRange unless the image shift stays within +- range/2 on both axes. */
 export function checkImageShift(origin: string, shift_m: readonly number[], spec: InstrumentSpec): void {
   const half_m = (spec.beam_shift_range_um * 1e-6) / 2;
-  if (Math.abs(shift_m[0]!) > half_m || Math.abs(shift_m[1]!) > half_m) {
+  if (Math.abs(shift_m[0]!) > half_m * EDGE_TOLERANCE || Math.abs(shift_m[1]!) > half_m * EDGE_TOLERANCE) {
     throw beamShiftRange(origin, 'the image shift', shift_m, half_m, 'move the stage (move_stage) to the area instead and keep the image shift small.');
   }
 }
@@ -43,7 +46,7 @@ export function checkBeamReach(origin: string, state: InstrumentState, fraction:
   const half_m = (spec.beam_shift_range_um * 1e-6) / 2;
   const [bx, by] = beamPosition_m(state, fraction);
   const offset = [bx - state.stage[0], by - state.stage[1]];
-  if (Math.abs(offset[0]!) > half_m || Math.abs(offset[1]!) > half_m) {
+  if (Math.abs(offset[0]!) > half_m * EDGE_TOLERANCE || Math.abs(offset[1]!) > half_m * EDGE_TOLERANCE) {
     throw beamShiftRange(
       origin,
       `the beam at [${fraction[0]}, ${fraction[1]}] of the field`,
