@@ -1,0 +1,63 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * Who may do what. Without a token (only allowed on loopback) everything is open. With a token:
+ * state-changing requests need `Authorization: Bearer <token>`; reads stay open to loopback peers
+ * and need the token from anywhere else; a wrong token is always refused.
+ */
+export type Access = 'write' | 'read';
+
+export type AccessDecision = { ok: true; access: Access } | { ok: false; reason: 'Unauthorized'; description: string };
+
+/** True for addresses on this machine: 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const a = address.toLowerCase().replace(/^::ffff:/, '');
+  return a === '::1' || a === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+/** True for a bind host that only loopback peers can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return isLoopbackAddress(host) || host.toLowerCase() === 'localhost';
+}
+
+/** Compares secrets in time independent of where they differ (hashing first equalises lengths). */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The bearer token of an Authorization header, or undefined when there is none. */
+export function bearerToken(headers: IncomingHttpHeaders | Record<string, unknown>): string | undefined {
+  const h = headers['authorization'];
+  const value = Array.isArray(h) ? h[0] : h;
+  if (typeof value !== 'string') return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(value.trim());
+  return m ? m[1]!.trim() : '';
+}
+
+export class AccessPolicy {
+  constructor(private readonly token: string | undefined) {}
+
+  get tokenRequired(): boolean {
+    return this.token !== undefined;
+  }
+
+  /** What a peer at `remoteAddress` presenting `given` (a bearer token, or undefined) may do. */
+  decide(remoteAddress: string | undefined, given: string | undefined): AccessDecision {
+    if (this.token === undefined) return { ok: true, access: 'write' };
+    if (given !== undefined) {
+      if (sameSecret(given, this.token)) return { ok: true, access: 'write' };
+      return { ok: false, reason: 'Unauthorized', description: 'the bearer token is wrong; send Authorization: Bearer <the token the server was started with (--token)>.' };
+    }
+    if (isLoopbackAddress(remoteAddress)) return { ok: true, access: 'read' };
+    return { ok: false, reason: 'Unauthorized', description: 'this server requires a token from non-local clients; send Authorization: Bearer <token>.' };
+  }
+
+  /** The refusal of a state-changing request made with read access. */
+  static writeRefused(what: string): { reason: 'Unauthorized'; description: string } {
+    return { reason: 'Unauthorized', description: `${what} changes the instrument state; send Authorization: Bearer <token> (the server was started with --token).` };
+  }
+}

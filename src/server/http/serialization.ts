@@ -1,0 +1,97 @@
+import { InstrumentError, type DataRecord } from '../../protocol/instrument.js';
+
+/**
+ * Wire forms shared by the MCP and REST surfaces: JSON-safe values (typed arrays become lists,
+ * non-finite numbers become null, as numpy values do through the real bridge), the bridge's
+ * get_data_from_key shape, and `{reason, description}` errors.
+ */
+
+/** The bridge's default preview length for get_data_from_key. */
+export const DEFAULT_MAX_VALUES = 64;
+/** Enough for the largest acquisition (a 4096 x 4096 frame). */
+export const MAX_MAX_VALUES = 4096 * 4096;
+
+/** A value as plain JSON: typed arrays to arrays, NaN and infinities to null, recursively. */
+export function toWire(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (value === null || typeof value !== 'object') return value;
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return numbersToWire(value as unknown as ArrayLike<number>, Infinity);
+  if (Array.isArray(value)) return value.map(toWire);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = toWire(v);
+  return out;
+}
+
+function numbersToWire(values: ArrayLike<number>, max: number): (number | null)[] {
+  const n = Math.min(values.length, max);
+  const out = new Array<number | null>(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    out[i] = Number.isFinite(v) ? v : null;
+  }
+  return out;
+}
+
+export interface WireDataset {
+  name: string;
+  shape: number[];
+  dtype: string;
+  attrs: Record<string, unknown>;
+  /** The first max_values values, row-major; all of them when max_values >= the size. */
+  preview: (number | null)[];
+}
+
+export interface WireDataRecord {
+  key: string;
+  uri: string;
+  format: string;
+  attrs: Record<string, unknown>;
+  datasets: WireDataset[];
+}
+
+/** A DataRecord in the bridge's get_data_from_key shape, previews cut to `maxValues`. */
+export function dataRecordToWire(record: DataRecord, maxValues: number): WireDataRecord {
+  return {
+    key: record.key,
+    uri: record.uri,
+    format: record.format,
+    attrs: toWire(record.attrs) as Record<string, unknown>,
+    datasets: record.datasets.map((d) => ({
+      name: d.name,
+      shape: [...d.shape],
+      dtype: d.dtype,
+      attrs: toWire(d.attrs) as Record<string, unknown>,
+      preview: numbersToWire(d.values, maxValues),
+    })),
+  };
+}
+
+export interface ErrorBody {
+  reason: string;
+  description: string;
+  origin?: string;
+}
+
+/** Any thrown value as `{reason, description}`; unexpected errors keep their message but no stack. */
+export function errorBody(e: unknown): ErrorBody {
+  if (e instanceof InstrumentError) return e.toJSON();
+  if (isErrorBody(e)) return { reason: e.reason, description: e.description };
+  return { reason: 'InternalError', description: e instanceof Error ? e.message : String(e) };
+}
+
+export function isErrorBody(v: unknown): v is ErrorBody {
+  return typeof v === 'object' && v !== null && typeof (v as ErrorBody).reason === 'string' && typeof (v as ErrorBody).description === 'string';
+}
+
+/** A short rendering of a value for error messages. */
+export function shown(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = String(v);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
