@@ -1,0 +1,180 @@
+/**
+ * Dense symmetric positive-definite algebra on Float64Array, lower triangles stored packed row by
+ * row: entry (i, j), j <= i, sits at i (i + 1) / 2 + j. Row i is contiguous, so a factor grows by
+ * appending one row (the rank-1 extension of the GP) and every inner loop below walks memory
+ * forwards.
+ */
+
+/** Offset of row i in a packed lower triangle. */
+export function rowOffset(i: number): number {
+  return (i * (i + 1)) / 2;
+}
+
+/** Length of a packed lower triangle of order n. */
+export function packedLength(n: number): number {
+  return (n * (n + 1)) / 2;
+}
+
+export class CholeskyError extends Error {
+  constructor(
+    message: string,
+    readonly order: number,
+    readonly jitter: number,
+  ) {
+    super(message);
+    this.name = 'CholeskyError';
+  }
+}
+
+/**
+ * In-place Cholesky (Banachiewicz, row by row) of the packed matrix `a` of order n, with `jitter`
+ * added to the diagonal. Returns true on success; false (a partly overwritten) when a pivot is not
+ * positive.
+ */
+export function choleskyPackedInPlace(a: Float64Array, n: number, jitter = 0): boolean {
+  for (let i = 0; i < n; i++) {
+    const oi = rowOffset(i);
+    for (let j = 0; j <= i; j++) {
+      const oj = rowOffset(j);
+      let s = a[oi + j]!;
+      for (let k = 0; k < j; k++) s -= a[oi + k]! * a[oj + k]!;
+      if (j < i) {
+        a[oi + j] = s / a[oj + j]!;
+      } else {
+        s += jitter;
+        if (!(s > 0)) return false;
+        a[oi + i] = Math.sqrt(s);
+      }
+    }
+  }
+  return true;
+}
+
+export interface JitterOptions {
+  /** First extra diagonal term tried after a plain factorisation fails, relative to the mean diagonal. */
+  initialRelative?: number;
+  /** Growth factor between tries. */
+  growth?: number;
+  /** Number of jittered tries after the plain one. */
+  retries?: number;
+}
+
+/**
+ * Cholesky of the packed matrix `a` (left untouched) with jitter retries: first plain, then with
+ * jitter = initialRelative x mean diagonal, growing by `growth` per try. Returns the factor and the
+ * jitter that was needed; throws CholeskyError after the last try.
+ */
+export function choleskyWithJitter(a: Float64Array, n: number, options: JitterOptions = {}): { factor: Float64Array; jitter: number } {
+  const { initialRelative = 1e-10, growth = 10, retries = 7 } = options;
+  const len = packedLength(n);
+  if (a.length < len) throw new RangeError(`choleskyWithJitter: a has ${a.length} entries, a packed matrix of order ${n} needs ${len}`);
+  let meanDiag = 0;
+  for (let i = 0; i < n; i++) meanDiag += a[rowOffset(i) + i]!;
+  meanDiag = n > 0 ? Math.abs(meanDiag) / n : 1;
+  if (!(meanDiag > 0) || !Number.isFinite(meanDiag)) meanDiag = 1;
+  const factor = new Float64Array(len);
+  let jitter = 0;
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    factor.set(a.subarray(0, len));
+    if (choleskyPackedInPlace(factor, n, jitter)) return { factor, jitter };
+    jitter = attempt === 0 ? initialRelative * meanDiag : jitter * growth;
+  }
+  throw new CholeskyError(
+    `cholesky: matrix of order ${n} is not positive definite even with jitter ${(jitter / growth).toExponential(2)} on the diagonal (${retries} retries)`,
+    n,
+    jitter / growth,
+  );
+}
+
+/** Solves L x = b in place (b becomes x); L packed lower of order n. */
+export function forwardSubstitute(L: Float64Array, n: number, b: Float64Array): Float64Array {
+  for (let i = 0; i < n; i++) {
+    const oi = rowOffset(i);
+    let s = b[i]!;
+    for (let k = 0; k < i; k++) s -= L[oi + k]! * b[k]!;
+    b[i] = s / L[oi + i]!;
+  }
+  return b;
+}
+
+/** Solves L^T x = b in place (b becomes x), column-oriented so that it reads L row by row. */
+export function backSubstitute(L: Float64Array, n: number, b: Float64Array): Float64Array {
+  for (let i = n - 1; i >= 0; i--) {
+    const oi = rowOffset(i);
+    const xi = b[i]! / L[oi + i]!;
+    b[i] = xi;
+    for (let k = 0; k < i; k++) b[k]! -= L[oi + k]! * xi;
+  }
+  return b;
+}
+
+/** Solves (L L^T) x = b in place. */
+export function choleskySolve(L: Float64Array, n: number, b: Float64Array): Float64Array {
+  return backSubstitute(L, n, forwardSubstitute(L, n, b));
+}
+
+/**
+ * Forward substitution for q right-hand sides at once. `B` holds n rows of length q (row i = the
+ * i-th component of every right-hand side), overwritten by L^-1 B. Each step is an axpy over a
+ * contiguous row, so q points cost O(n^2 q / 2) with no strided access.
+ */
+export function forwardSubstituteRows(L: Float64Array, n: number, B: Float64Array, q: number): Float64Array {
+  for (let i = 0; i < n; i++) {
+    const oi = rowOffset(i);
+    const ri = i * q;
+    for (let k = 0; k < i; k++) {
+      const c = L[oi + k]!;
+      if (c === 0) continue;
+      const rk = k * q;
+      for (let p = 0; p < q; p++) B[ri + p]! -= c * B[rk + p]!;
+    }
+    const inv = 1 / L[oi + i]!;
+    for (let p = 0; p < q; p++) B[ri + p]! *= inv;
+  }
+  return B;
+}
+
+/** Inverse of a packed lower-triangular L, itself packed lower triangular (row i of L^-1 from rows k < i). */
+export function invertLowerPacked(L: Float64Array, n: number, out: Float64Array = new Float64Array(packedLength(n))): Float64Array {
+  for (let i = 0; i < n; i++) {
+    const oi = rowOffset(i);
+    for (let j = 0; j < i; j++) out[oi + j] = 0;
+    for (let k = 0; k < i; k++) {
+      const c = L[oi + k]!;
+      if (c === 0) continue;
+      const ok = rowOffset(k);
+      for (let j = 0; j <= k; j++) out[oi + j]! += c * out[ok + j]!;
+    }
+    const inv = 1 / L[oi + i]!;
+    for (let j = 0; j < i; j++) out[oi + j]! *= -inv;
+    out[oi + i] = inv;
+  }
+  return out;
+}
+
+/**
+ * (L L^T)^-1 = M^T M with M = L^-1, packed lower; accumulated as outer products of M's rows so
+ * that memory is read row by row.
+ */
+export function inverseFromCholesky(L: Float64Array, n: number, work?: Float64Array, out?: Float64Array): Float64Array {
+  const M = invertLowerPacked(L, n, work);
+  const inv = out ?? new Float64Array(packedLength(n));
+  inv.fill(0, 0, packedLength(n));
+  for (let k = 0; k < n; k++) {
+    const ok = rowOffset(k);
+    for (let i = 0; i <= k; i++) {
+      const mi = M[ok + i]!;
+      if (mi === 0) continue;
+      const oi = rowOffset(i);
+      for (let j = 0; j <= i; j++) inv[oi + j]! += mi * M[ok + j]!;
+    }
+  }
+  return inv;
+}
+
+/** log det(L L^T) = 2 sum log L_ii. */
+export function logDeterminant(L: Float64Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += Math.log(L[rowOffset(i) + i]!);
+  return 2 * s;
+}
