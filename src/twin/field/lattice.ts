@@ -1,0 +1,344 @@
+import { simplexBox, toHelmert } from './helmert.js';
+
+/**
+ * A superposition of K isotropic Gaussians over the composition simplex, evaluated in
+ * O(4^(D-1)) per point instead of O(K): a particle-mesh method in Helmert coordinates
+ * (helmert.ts), where distances are preserved and the Gaussian factorises per axis.
+ *
+ * 1. Deposit each weighted centre on a regular lattice of step h with quadratic B-spline weights
+ *    (3 nodes per axis). B-splines of degree n reproduce moments up to order n whatever the
+ *    centre's position in its cell, so the deposit acts as a fixed smoothing of variance h^2/4.
+ * 2. Convolve separably with a sampled 1D Gaussian of variance sd^2 - (1/4 + 1/3) h^2.
+ * 3. Read a point back by cubic B-spline quasi-interpolation (4 nodes per axis, variance h^2/3).
+ * The three variances add up to sd^2 exactly, so there is no widening to first order; what
+ * remains is the splines' excess kurtosis, the quadratic spline's position-dependent third
+ * moment and aliasing: a relative L2 kernel error per axis of about 1.3e-4 at h = sd/4, 4e-4 at
+ * h = sd/3 and 2.5e-3 at h = 0.6 sd (measured in 1D; errors add over axes).
+ */
+
+/** Nodes of padding beyond the simplex's bounding box on each side: the cubic stencil reaches 2. */
+const MARGIN_NODES = 3;
+/** The convolution kernel is cut at this many of its standard deviations (exp(-12.5) ~ 4e-6). */
+const KERNEL_CUTOFF_SD = 5;
+/** Variances of the quadratic (deposit) and cubic (read) B-splines at unit spacing. */
+const QUADRATIC_VARIANCE = 1 / 4;
+const CUBIC_VARIANCE = 1 / 3;
+
+export interface LatticeShape {
+  /** Lattice step in composition units, the same on every axis. */
+  step: number;
+  origin: Float64Array;
+  /** Nodes per axis (row-major: the last axis is contiguous). */
+  shape: Int32Array;
+  strides: Int32Array;
+  nodes: number;
+}
+
+/** The lattice that covers the simplex of D components (plus margin) at step h. */
+export function latticeShape(D: number, step: number): LatticeShape {
+  const { lo, hi } = simplexBox(D);
+  const d = D - 1;
+  const origin = new Float64Array(d);
+  const shape = new Int32Array(d);
+  const strides = new Int32Array(d);
+  let nodes = 1;
+  for (let a = 0; a < d; a++) {
+    origin[a] = lo[a]! - MARGIN_NODES * step;
+    shape[a] = Math.ceil((hi[a]! - lo[a]!) / step) + 2 * MARGIN_NODES + 1;
+    nodes *= shape[a]!;
+  }
+  let stride = 1;
+  for (let a = d - 1; a >= 0; a--) {
+    strides[a] = stride;
+    stride *= shape[a]!;
+  }
+  return { step, origin, shape, strides, nodes };
+}
+
+/** Number of lattice nodes at step h, without allocating (for choosing h). */
+export function latticeNodeCount(D: number, step: number): number {
+  const { lo, hi } = simplexBox(D);
+  let nodes = 1;
+  for (let a = 0; a < D - 1; a++) nodes *= Math.ceil((hi[a]! - lo[a]!) / step) + 2 * MARGIN_NODES + 1;
+  return nodes;
+}
+
+/** Largest step for which the B-splines' variances still leave a positive kernel variance. */
+export function maxLatticeStep(sd: number): number {
+  return sd * Math.sqrt(1 / (QUADRATIC_VARIANCE + CUBIC_VARIANCE)) * 0.999;
+}
+
+/**
+ * The B-spline stencil around a point: order 3 (quadratic, 3 nodes per axis, variance h^2/4)
+ * or 4 (cubic, 4 nodes per axis, variance h^2/3). The first d-1 axes are expanded into
+ * (index, weight) pairs; the last axis is contiguous in memory, so its `order` weights are kept
+ * apart and applied to `order` consecutive nodes from each index.
+ */
+class Stencil {
+  readonly index: Int32Array;
+  readonly weight: Float64Array;
+  /** Weights along the last axis. */
+  readonly last = new Float64Array(4);
+  /** Pairs filled by the last `place`. */
+  readonly count: number;
+  private readonly firsts: Int32Array;
+  /** Four weight slots per axis. */
+  private readonly axisWeights: Float64Array;
+
+  constructor(
+    private readonly lattice: LatticeShape,
+    private readonly order: 3 | 4,
+  ) {
+    this.count = order ** (lattice.shape.length - 1);
+    this.index = new Int32Array(this.count);
+    this.weight = new Float64Array(this.count);
+    this.firsts = new Int32Array(lattice.shape.length);
+    this.axisWeights = new Float64Array(4 * lattice.shape.length);
+  }
+
+  /** The first node of the stencil at lattice coordinate x (one axis); its weights go to w[at..]. */
+  private axis(x: number, w: Float64Array, at: number): number {
+    if (this.order === 4) {
+      const cell = Math.floor(x);
+      const t = x - cell;
+      const s = 1 - t;
+      const t2 = t * t;
+      const t3 = t2 * t;
+      w[at + 0] = (s * s * s) / 6;
+      w[at + 1] = (3 * t3 - 6 * t2 + 4) / 6;
+      w[at + 2] = (-3 * t3 + 3 * t2 + 3 * t + 1) / 6;
+      w[at + 3] = t3 / 6;
+      return cell - 1;
+    }
+    const nearest = Math.round(x);
+    const t = x - nearest;
+    w[at + 0] = 0.5 * (0.5 - t) * (0.5 - t);
+    w[at + 1] = 0.75 - t * t;
+    w[at + 2] = 0.5 * (0.5 + t) * (0.5 + t);
+    return nearest - 1;
+  }
+
+  /**
+   * `u` holds Helmert coordinates; fills the stencil with weights scaled by `scale`, or returns
+   * false (stencil unchanged) if it would leave the lattice.
+   */
+  place(u: Float64Array, scale: number): boolean {
+    const { origin, shape, strides, step } = this.lattice;
+    const order = this.order;
+    const d = shape.length;
+    const firsts = this.firsts;
+    const aw = this.axisWeights;
+    for (let a = 0; a < d; a++) {
+      const first = this.axis((u[a]! - origin[a]!) / step, aw, 4 * a);
+      if (!(first >= 0 && first + order <= shape[a]!)) return false;
+      firsts[a] = first;
+    }
+    const idx = this.index;
+    const wts = this.weight;
+    idx[0] = firsts[d - 1]!;
+    wts[0] = scale;
+    let count = 1;
+    for (let a = 0; a < d - 1; a++) {
+      const stride = strides[a]!;
+      const offset = firsts[a]! * stride;
+      const w0 = aw[4 * a]!, w1 = aw[4 * a + 1]!, w2 = aw[4 * a + 2]!, w3 = aw[4 * a + 3]!;
+      // Expand in place from the end: entry e becomes entries order*e .. order*e + order-1.
+      if (order === 4) {
+        for (let e = count - 1; e >= 0; e--) {
+          const bi = idx[e]! + offset;
+          const bw = wts[e]!;
+          const o = 4 * e;
+          idx[o + 3] = bi + 3 * stride;
+          wts[o + 3] = bw * w3;
+          idx[o + 2] = bi + 2 * stride;
+          wts[o + 2] = bw * w2;
+          idx[o + 1] = bi + stride;
+          wts[o + 1] = bw * w1;
+          idx[o] = bi;
+          wts[o] = bw * w0;
+        }
+      } else {
+        for (let e = count - 1; e >= 0; e--) {
+          const bi = idx[e]! + offset;
+          const bw = wts[e]!;
+          const o = 3 * e;
+          idx[o + 2] = bi + 2 * stride;
+          wts[o + 2] = bw * w2;
+          idx[o + 1] = bi + stride;
+          wts[o + 1] = bw * w1;
+          idx[o] = bi;
+          wts[o] = bw * w0;
+        }
+      }
+      count *= order;
+    }
+    for (let q = 0; q < order; q++) this.last[q] = aw[4 * (d - 1) + q]!;
+    return true;
+  }
+
+  /** Lattice index of the stencil's first node (a sort key), or -1 if outside. */
+  firstNode(u: Float64Array): number {
+    const { origin, shape, strides, step } = this.lattice;
+    let key = 0;
+    for (let a = 0; a < shape.length; a++) {
+      const first = this.axis((u[a]! - origin[a]!) / step, this.axisWeights, 0);
+      if (!(first >= 0 && first + this.order <= shape[a]!)) return -1;
+      key += first * strides[a]!;
+    }
+    return key;
+  }
+}
+
+export class GaussianLattice {
+  private readonly values: Float64Array;
+  /** Reads use cubic B-splines (a C2 field); deposits quadratic ones (3^d instead of 4^d scatters per centre). */
+  private readonly stencil: Stencil;
+  private readonly depositStencil: Stencil;
+  private readonly u: Float64Array;
+  private readonly D: number;
+
+  private constructor(
+    readonly lattice: LatticeShape,
+    readonly sd: number,
+  ) {
+    this.D = lattice.shape.length + 1;
+    this.values = new Float64Array(lattice.nodes);
+    this.depositStencil = new Stencil(lattice, 3);
+    this.stencil = new Stencil(lattice, 4);
+    this.u = new Float64Array(this.D - 1);
+  }
+
+  /**
+   * Builds the lattice for sum_k amplitudes[k] exp(-|c - centres_k|^2 / (2 sd^2)).
+   * `centres` holds K compositions of D components each, row after row, all on the simplex.
+   */
+  static build(centres: Float64Array, amplitudes: Float64Array, D: number, sd: number, step: number): GaussianLattice {
+    if (!(step > 0 && step <= maxLatticeStep(sd))) throw new RangeError(`lattice step must be in (0, ${maxLatticeStep(sd)}] for sd ${sd}, got ${step}`);
+    const field = new GaussianLattice(latticeShape(D, step), sd);
+    field.deposit(centres, amplitudes);
+    const sdKernel = Math.sqrt(sd * sd - (QUADRATIC_VARIANCE + CUBIC_VARIANCE) * step * step);
+    const kernel = sampledKernel(sd, sdKernel, step);
+    for (let a = 0; a < D - 1; a++) field.convolveAxis(a, kernel);
+    return field;
+  }
+
+  /**
+   * Scatters the centres in the order of their lattice cell: each centre touches 4^d nodes, and
+   * visiting neighbouring cells one after another keeps those nodes in cache (in 4D, five times
+   * faster than visiting them in random order).
+   */
+  private deposit(centres: Float64Array, amplitudes: Float64Array): void {
+    const D = this.D;
+    const K = amplitudes.length;
+    const c = new Float64Array(D);
+    const stencil = this.depositStencil;
+    const { index, weight, last, count } = stencil;
+    const values = this.values;
+    const order = this.cellOrder(centres, K, c);
+    for (let n = 0; n < K; n++) {
+      const k = order[n]!;
+      for (let i = 0; i < D; i++) c[i] = centres[k * D + i]!;
+      toHelmert(c, this.u);
+      stencil.place(this.u, amplitudes[k]!);
+      const l0 = last[0]!, l1 = last[1]!, l2 = last[2]!;
+      for (let e = 0; e < count; e++) {
+        const b = index[e]!;
+        const w = weight[e]!;
+        values[b]! += w * l0;
+        values[b + 1]! += w * l1;
+        values[b + 2]! += w * l2;
+      }
+    }
+  }
+
+  /**
+   * Centre indices sorted by the lattice index of their stencil (a stable counting sort): each
+   * centre touches 3^d nodes, and visiting neighbouring cells one after another keeps them in
+   * cache (twice as fast in 4D as random order).
+   */
+  private cellOrder(centres: Float64Array, K: number, c: Float64Array): Int32Array {
+    const D = this.D;
+    const keys = new Int32Array(K);
+    const counts = new Int32Array(this.lattice.nodes + 1);
+    for (let k = 0; k < K; k++) {
+      for (let i = 0; i < D; i++) c[i] = centres[k * D + i]!;
+      toHelmert(c, this.u);
+      const key = this.depositStencil.firstNode(this.u);
+      if (key < 0) throw new RangeError(`Gaussian centre ${k} lies outside the composition simplex`);
+      keys[k] = key;
+      counts[key + 1]!++;
+    }
+    for (let i = 1; i < counts.length; i++) counts[i]! += counts[i - 1]!;
+    const order = new Int32Array(K);
+    for (let k = 0; k < K; k++) order[counts[keys[k]!]!++] = k;
+    return order;
+  }
+
+  /** Separable convolution along one axis, skipping lines (and line ends) that are all zero. */
+  private convolveAxis(axis: number, kernel: Float64Array): void {
+    const n = this.lattice.shape[axis]!;
+    const stride = this.lattice.strides[axis]!;
+    const block = n * stride;
+    const outer = this.lattice.nodes / block;
+    const radius = (kernel.length - 1) / 2;
+    const line = new Float64Array(n);
+    const values = this.values;
+    for (let o = 0; o < outer; o++) {
+      for (let inner = 0; inner < stride; inner++) {
+        const base = o * block + inner;
+        let first = -1;
+        let last = -1;
+        for (let k = 0; k < n; k++) {
+          const v = values[base + k * stride]!;
+          line[k] = v;
+          if (v !== 0) {
+            if (first < 0) first = k;
+            last = k;
+          }
+        }
+        if (first < 0) continue;
+        const outLo = Math.max(0, first - radius);
+        const outHi = Math.min(n - 1, last + radius);
+        for (let k = outLo; k <= outHi; k++) {
+          const jLo = Math.max(first, k - radius);
+          const jHi = Math.min(last, k + radius);
+          let sum = 0;
+          for (let j = jLo; j <= jHi; j++) sum += line[j]! * kernel[j - k + radius]!;
+          values[base + k * stride] = sum;
+        }
+      }
+    }
+  }
+
+  /**
+   * The superposition at composition c (any point of R^D near the simplex), or NaN when c is
+   * outside the lattice. The component normal to the simplex plane is exact: the Gaussian
+   * factorises across it.
+   */
+  evaluate(c: ArrayLike<number>): number {
+    const z = toHelmert(c, this.u);
+    const stencil = this.stencil;
+    if (!stencil.place(this.u, 1)) return Number.NaN;
+    const { index, weight, last, count } = stencil;
+    const l0 = last[0]!, l1 = last[1]!, l2 = last[2]!, l3 = last[3]!;
+    const values = this.values;
+    let sum = 0;
+    for (let e = 0; e < count; e++) {
+      const b = index[e]!;
+      sum += weight[e]! * (values[b]! * l0 + values[b + 1]! * l1 + values[b + 2]! * l2 + values[b + 3]! * l3);
+    }
+    const dz = z - 1 / Math.sqrt(this.D);
+    return dz === 0 ? sum : sum * Math.exp(-(dz * dz) / (2 * this.sd * this.sd));
+  }
+}
+
+/** (sd / sdKernel) exp(-x^2 / (2 sdKernel^2)) at x = t h: unit peak after the B-spline smoothing. */
+function sampledKernel(sd: number, sdKernel: number, step: number): Float64Array {
+  const radius = Math.ceil((KERNEL_CUTOFF_SD * sdKernel) / step);
+  const kernel = new Float64Array(2 * radius + 1);
+  for (let t = -radius; t <= radius; t++) {
+    const x = t * step;
+    kernel[t + radius] = (sd / sdKernel) * Math.exp(-(x * x) / (2 * sdKernel * sdKernel));
+  }
+  return kernel;
+}
