@@ -125,7 +125,7 @@ const DATASET_SCHEMA = {
     name: { type: 'string' },
     shape: { type: 'array', items: { type: 'integer' } },
     dtype: { type: 'string' },
-    attrs: { type: 'object' },
+    attrs: { type: 'object', additionalProperties: true },
     preview: { type: 'array', items: { type: ['number', 'null'] } },
   },
   required: ['name', 'shape', 'dtype', 'attrs', 'preview'],

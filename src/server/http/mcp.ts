@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DeviceName } from '../../protocol/commands.js';
+import { InstrumentError, type CommandOutcome } from '../../protocol/instrument.js';
+import { AccessPolicy, bearerToken, type Access } from './auth.js';
+import { clientIdHeader } from './clients.js';
+import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, MAX_MAX_VALUES, shown, toWire, type ErrorBody } from './serialization.js';
+import { exportedDevices, TOOL_CATALOGUE, type ToolEntry } from './tools.js';
+import type { TwinService } from './twin-service.js';
+
+/**
+ * MCP over streamable HTTP at /mcp: one McpServer and transport per session (session ids tell
+ * clients apart), tools from the catalogue in tools.ts, each call checked for access and shape
+ * and then run through the shared TwinService (one beam for every client).
+ */
+export interface McpOptions {
+  service: TwinService;
+  policy: AccessPolicy;
+  /** Sessions kept at once; initialising more is refused with 503 (default 256). */
+  maxSessions?: number;
+  /** Sessions idle longer than this are closed (default 30 min). */
+  idleTimeout_ms?: number;
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  server: McpServer;
+  lastSeen_ms: number;
+}
+
+const TOOLS = [...TOOL_CATALOGUE.values()].map((e) => e.tool);
+
+const INSTRUCTIONS =
+  'A digital twin of a STEM, served with the command surface of asyncroscopy\'s MCP bridge: one tool per Tango command, ' +
+  '<TangoClass>_<command> (DigitalTwin_move_stage, EELS_acquire_eels_spectrum). Acquisitions return a data key; read it with ' +
+  'get_data_from_key. Device settings: <DEVICE>_write_attribute / <DEVICE>_read_attribute. Commands from all clients run one at a time.';
+
+export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): Promise<void>; sessionCount(): number } {
+  const sessions = new Map<string, Session>();
+  const maxSessions = opts.maxSessions ?? 256;
+  const idle_ms = opts.idleTimeout_ms ?? 30 * 60_000;
+
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [id, s] of sessions) if (now - s.lastSeen_ms > idle_ms) void closeSession(id);
+  }, Math.min(idle_ms, 60_000));
+  sweep.unref();
+
+  async function closeSession(id: string): Promise<void> {
+    const s = sessions.get(id);
+    if (!s) return;
+    sessions.delete(id);
+    await s.transport.close().catch(() => undefined);
+    await s.server.close().catch(() => undefined);
+  }
+
+  function newSession(): Session {
+    const server = new McpServer({ name: 'stem-twin', version: '0.1.0' }, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+    const session: Session = {
+      server,
+      lastSeen_ms: Date.now(),
+      transport: new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        // Plain JSON replies: a tool call is one request and one answer, and JSON is cheaper than SSE.
+        enableJsonResponse: true,
+        onsessioninitialized: (id) => void sessions.set(id, session),
+        onsessionclosed: (id) => void sessions.delete(id),
+      }),
+    };
+    session.transport.onclose = () => {
+      const id = session.transport.sessionId;
+      if (id) sessions.delete(id);
+    };
+    server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
+    server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const caller = extra.authInfo?.extra as CallerInfo | undefined;
+      const client = caller?.client ?? `mcp:${(extra.sessionId ?? '').slice(0, 8)}`;
+      return callTool(opts.service, request.params.name, request.params.arguments, { client, access: caller?.access ?? 'read' });
+    });
+    return session;
+  }
+
+  async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const decision = opts.policy.decide(request.socket.remoteAddress, bearerToken(request.headers));
+    if (!decision.ok) return void reply.code(401).send({ reason: decision.reason, description: decision.description });
+
+    const sessionId = request.headers['mcp-session-id'];
+    let session: Session | undefined;
+    if (typeof sessionId === 'string') {
+      session = sessions.get(sessionId);
+      if (!session) return void reply.code(404).send(jsonRpcError(-32001, `Session not found: no MCP session "${sessionId.slice(0, 64)}" (it ended or the server restarted); initialise a new one.`));
+    } else if (request.method === 'POST' && isInitializeRequest(request.body)) {
+      if (sessions.size >= maxSessions) return void reply.code(503).send(jsonRpcError(-32000, `too many MCP sessions (${sessions.size}); close one (HTTP DELETE /mcp) and retry.`));
+      session = newSession();
+      await session.server.connect(session.transport);
+    } else {
+      return void reply.code(400).send(jsonRpcError(-32000, 'Bad Request: send an initialize request first, then the mcp-session-id header it returns with every request.'));
+    }
+    session.lastSeen_ms = Date.now();
+
+    const clientInfo = session.server.server.getClientVersion();
+    const client =
+      clientIdHeader(request.headers) ?? `mcp:${clientInfo?.name ?? 'client'}:${(session.transport.sessionId ?? 'new').slice(0, 8)}`;
+    const auth: AuthInfo = { token: '', clientId: client, scopes: [decision.access], extra: { client, access: decision.access } satisfies CallerInfo };
+    (request.raw as IncomingMessage & { auth?: AuthInfo }).auth = auth;
+    reply.hijack();
+    await session.transport.handleRequest(request.raw as IncomingMessage & { auth?: AuthInfo }, reply.raw, request.body);
+  }
+
+  app.route({ method: ['GET', 'POST', 'DELETE'], url: '/mcp', handler: handle });
+
+  return {
+    sessionCount: () => sessions.size,
+    async close() {
+      clearInterval(sweep);
+      await Promise.all([...sessions.keys()].map(closeSession));
+    },
+  };
+}
+
+interface CallerInfo {
+  client: string;
+  access: Access;
+  [k: string]: unknown;
+}
+
+function jsonRpcError(code: number, message: string): object {
+  return { jsonrpc: '2.0', error: { code, message }, id: null };
+}
+
+function ok(result: unknown, timing?: CommandOutcome): CallToolResult {
+  const structured = { result: toWire(result) };
+  return {
+    content: [{ type: 'text', text: JSON.stringify(structured.result) }],
+    structuredContent: structured,
+    ...(timing ? { _meta: { start_s: timing.start_s, end_s: timing.end_s, breakdown_s: timing.breakdown_s } } : {}),
+  };
+}
+
+function failed(body: ErrorBody): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: { ...body } };
+}
+
+function invalid(tool: string, description: string): InstrumentError {
+  return new InstrumentError('API_InvalidArgument', description, tool);
+}
+
+/** Refuses arguments the tool's schema does not name, and missing required ones. */
+function checkArgumentNames(entry: ToolEntry, args: Record<string, unknown>): void {
+  const schema = entry.tool.inputSchema;
+  const known = Object.keys(schema.properties ?? {});
+  for (const k of Object.keys(args)) {
+    if (!known.includes(k)) {
+      throw invalid(entry.tool.name, `unknown argument "${k.slice(0, 50)}"; ${entry.tool.name} takes ${known.length ? known.map((n) => `"${n}"`).join(', ') : 'no arguments'}.`);
+    }
+  }
+  for (const k of (schema.required as string[] | undefined) ?? []) {
+    if (!(k in args)) throw invalid(entry.tool.name, `missing argument "${k}".`);
+  }
+}
+
+/** One tool call: access, shape, then the service. Every failure is a tool error {reason, description}. */
+export async function callTool(service: TwinService, name: string, rawArgs: unknown, caller: { client: string; access: Access }): Promise<CallToolResult> {
+  const entry = TOOL_CATALOGUE.get(name);
+  try {
+    if (!entry) {
+      throw new InstrumentError('API_CommandNotFound', `no tool "${name.slice(0, 100)}"; list the tools (tools/list): commands are <TangoClass>_<command>, e.g. DigitalTwin_move_stage.`, name.slice(0, 100));
+    }
+    if (entry.changesState && caller.access !== 'write') {
+      const r = AccessPolicy.writeRefused(name);
+      throw new InstrumentError(r.reason, r.description, name);
+    }
+    if (rawArgs !== undefined && (typeof rawArgs !== 'object' || rawArgs === null || Array.isArray(rawArgs))) throw invalid(name, `arguments must be an object, got ${shown(rawArgs)}`);
+    const args = (rawArgs ?? {}) as Record<string, unknown>;
+    checkArgumentNames(entry, args);
+    const action = entry.action;
+    switch (action.kind) {
+      case 'command': {
+        const outcome = await service.execute(caller.client, { device: action.spec.device, command: action.spec.name, args: args.arg });
+        return ok(outcome.value, outcome);
+      }
+      case 'write-attribute': {
+        const outcome = await service.writeAttribute(caller.client, { device: action.device, attribute: attributeName(name, args.attribute), value: args.value });
+        return ok(null, outcome);
+      }
+      case 'read-attribute':
+        return ok(await service.readAttribute(action.device as DeviceName, attributeName(name, args.attribute)));
+      case 'list-devices':
+        return ok(exportedDevices());
+      case 'get-clock':
+        return ok(await service.now_s());
+      case 'get-data': {
+        if (typeof args.key !== 'string') throw invalid(name, `key must be a string, got ${shown(args.key)}`);
+        const max = args.max_values ?? DEFAULT_MAX_VALUES;
+        if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > MAX_MAX_VALUES) {
+          throw invalid(name, `max_values must be a whole number from 0 to ${MAX_MAX_VALUES}, got ${shown(max)}`);
+        }
+        const record = dataRecordToWire(await service.getData(args.key), max);
+        return { content: [{ type: 'text', text: JSON.stringify(record) }], structuredContent: record as unknown as Record<string, unknown> };
+      }
+    }
+  } catch (e) {
+    return failed(errorBody(e));
+  }
+}
+
+function attributeName(tool: string, v: unknown): string {
+  if (typeof v !== 'string') throw invalid(tool, `attribute must be a string naming the attribute, got ${shown(v)}`);
+  return v;
+}

@@ -1,0 +1,113 @@
+import type { Observable } from 'rxjs';
+import { DEVICES, type DeviceName } from '../../protocol/commands.js';
+import { InstrumentError, type AttributeWrite, type CommandOutcome, type CommandRequest, type DataRecord, type Instrument } from '../../protocol/instrument.js';
+import type { InstrumentTelemetry } from '../../twin/index.js';
+import { checkArgument, lookupCommand, tangoClass } from './arguments.js';
+import { BeamQueue, type Holder } from './beam-queue.js';
+import { shown } from './serialization.js';
+
+/** What the service needs of a twin: an adapter per client, the state snapshot, the telemetry. */
+export interface TwinBackend {
+  /** An Instrument that records `client` with every command (a paced in-process adapter for the twin). */
+  instrumentFor(client: string): Instrument;
+  /** The committed state snapshot. */
+  snapshot(): unknown;
+  telemetry$: Observable<InstrumentTelemetry>;
+}
+
+export interface TwinStateView {
+  state: unknown;
+  clock_s: number;
+  holder: Holder | null;
+  queued: number;
+}
+
+/**
+ * The served instrument, shared by every transport: commands and attribute writes from all
+ * clients go through one BeamQueue (one beam, arrival order); reads are served at once from the
+ * committed snapshot and the data store. Shapes are checked here, before the twin sees a request.
+ */
+export class TwinService {
+  readonly queue: BeamQueue;
+  /** Reads need no client name; this adapter serves them. */
+  private readonly reader: Instrument;
+  private closing = false;
+
+  constructor(
+    private readonly backend: TwinBackend,
+    opts: { maxQueued?: number } = {},
+  ) {
+    this.queue = new BeamQueue(opts.maxQueued);
+    this.reader = backend.instrumentFor('reader');
+  }
+
+  get telemetry$(): Observable<InstrumentTelemetry> {
+    return this.backend.telemetry$;
+  }
+
+  /** Runs a Tango command for `client`, after every command that arrived before it. */
+  execute(client: string, request: CommandRequest): Promise<CommandOutcome> {
+    try {
+      this.ensureOpen(String(request.command));
+      const spec = lookupCommand(request.device, request.command);
+      const args = checkArgument(spec, request.args);
+      const device = spec.device;
+      return this.queue.run(client, `${tangoClass(device)}.${spec.name}`, () => this.backend.instrumentFor(client).execute({ device, command: spec.name, args }));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Writes a device setting for `client`, in the same queue as commands. */
+  writeAttribute(client: string, write: AttributeWrite): Promise<CommandOutcome<null>> {
+    try {
+      const origin = this.attributeOrigin(write.device, write.attribute);
+      this.ensureOpen(origin);
+      if (write.value === undefined) throw new InstrumentError('API_InvalidArgument', 'a value is required', origin);
+      return this.queue.run(client, origin, () => this.backend.instrumentFor(client).writeAttribute(write));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  async readAttribute(device: DeviceName, attribute: string): Promise<unknown> {
+    this.attributeOrigin(device, attribute);
+    return this.reader.readAttribute(device, attribute);
+  }
+
+  async getData(key: string): Promise<DataRecord> {
+    if (typeof key !== 'string' || key.length === 0 || key.length > 500) {
+      throw new InstrumentError('API_InvalidArgument', `key must be a data key string (up to 500 characters), got ${shown(key)}`, 'DATA.get_data_from_key');
+    }
+    return this.reader.getData(key);
+  }
+
+  now_s(): Promise<number> {
+    return this.reader.now_s();
+  }
+
+  async view(): Promise<TwinStateView> {
+    return { state: this.backend.snapshot(), clock_s: await this.now_s(), holder: this.queue.holder, queued: this.queue.queued };
+  }
+
+  /** Refuses new work and waits (up to `timeout_ms`) for queued work to finish. */
+  async close(timeout_ms = 2000): Promise<void> {
+    this.closing = true;
+    await Promise.race([this.queue.drain(), new Promise((r) => setTimeout(r, timeout_ms).unref())]);
+    this.queue.complete();
+  }
+
+  private ensureOpen(origin: string): void {
+    if (this.closing) throw new InstrumentError('ServerClosing', 'the server is shutting down and accepts no more commands.', origin);
+  }
+
+  private attributeOrigin(device: unknown, attribute: unknown): string {
+    if (!(DEVICES as readonly unknown[]).includes(device)) {
+      throw new InstrumentError('API_DeviceNotFound', `no device ${shown(device)}; devices: ${DEVICES.join(', ')}.`, `${String(device)}.${String(attribute)}`);
+    }
+    if (typeof attribute !== 'string' || attribute.length === 0 || attribute.length > 100) {
+      throw new InstrumentError('API_InvalidArgument', `attribute must be an attribute name, got ${shown(attribute)}`, `${String(device)}.?`);
+    }
+    return `${device}.${attribute}`;
+  }
+}
