@@ -14,7 +14,7 @@ import type { Particle, Specimen } from './types.js';
 
 /** Random sequential placement of discs jams near 55 % coverage; refuse well before. */
 const MAX_COVERAGE = 0.5;
-/** Attempts to place one disc before the area is declared full. */
+/** Attempts to place one disc before the area is declared full (default). */
 const MAX_TRIES_PER_PARTICLE = 10_000;
 /** More particles than this would exhaust memory long before it would be useful. */
 const MAX_PARTICLES = 20_000_000;
@@ -27,11 +27,18 @@ export interface TwinSpecimen extends Specimen {
   truth: GaussianSuperpositionTruth;
 }
 
-export function buildSpecimen(spec: SpecimenSpec, rng: Rng, truthOptions: GroundTruthOptions = {}): TwinSpecimen {
+export interface SpecimenOptions {
+  /** How the ground truth is evaluated (lattice budget, direct sum); see ground-truth.ts. */
+  truth?: GroundTruthOptions;
+  /** Attempts to place one disc without overlap before the area counts as full (default 10000). */
+  placementTries?: number;
+}
+
+export function buildSpecimen(spec: SpecimenSpec, rng: Rng, options: SpecimenOptions = {}): TwinSpecimen {
   validate(spec);
   const D = spec.elements.length;
-  const width_m = spec.area_um[0] * 1e-6;
-  const height_m = spec.area_um[1] * 1e-6;
+  const width_m = spec.area_um[0] / 1e6;
+  const height_m = spec.area_um[1] / 1e6;
   const positionRng = rng.fork('positions');
   const expected = spec.density_per_um2 * spec.area_um[0] * spec.area_um[1];
   if (expected > MAX_PARTICLES) {
@@ -45,7 +52,9 @@ export function buildSpecimen(spec: SpecimenSpec, rng: Rng, truthOptions: Ground
     throw new RangeError(`specimen.density_per_um2: ${spec.density_per_um2} particles per um^2 of mean radius ${mean} nm would cover ${(100 * coverage).toFixed(0)} % of the area; non-overlapping random placement cannot exceed about ${100 * MAX_COVERAGE} %`);
   }
   const radii_m = drawRadii(spec.radius_nm, N, rng.fork('radii'));
-  const { x_m, y_m } = placeDiscs(radii_m, width_m, height_m, positionRng, spec.density_per_um2);
+  const tries = options.placementTries ?? MAX_TRIES_PER_PARTICLE;
+  if (!(Number.isInteger(tries) && tries >= 1)) throw new RangeError(`placementTries: must be an integer >= 1, got ${tries}`);
+  const { x_m, y_m } = placeDiscs(radii_m, width_m, height_m, positionRng, spec.density_per_um2, tries);
 
   const compositionRng = rng.fork('compositions');
   const draw = compositionSampler(spec.composition, D, width_m, height_m);
@@ -54,7 +63,7 @@ export function buildSpecimen(spec: SpecimenSpec, rng: Rng, truthOptions: Ground
     particles[i] = { id: i, x_m: x_m[i]!, y_m: y_m[i]!, radius_m: radii_m[i]!, composition: draw(x_m[i]!, y_m[i]!, compositionRng) };
   }
 
-  const truth = buildGroundTruth(spec.response, D, rng.fork('truth'), truthOptions);
+  const truth = buildGroundTruth(spec.response, D, rng.fork('truth'), options.truth);
   const index = new ParticleIndex(particles, width_m, height_m);
   return {
     elements: [...spec.elements],
@@ -105,7 +114,7 @@ function validate(spec: SpecimenSpec): void {
 
 function drawRadii(radius_nm: SpecimenSpec['radius_nm'], N: number, rng: Rng): Float64Array {
   const radii_m = new Float64Array(N);
-  for (let i = 0; i < N; i++) radii_m[i] = rng.truncatedNormal(radius_nm.mean, radius_nm.sd, radius_nm.min) * 1e-9;
+  for (let i = 0; i < N; i++) radii_m[i] = rng.truncatedNormal(radius_nm.mean, radius_nm.sd, radius_nm.min) / 1e9;
   return radii_m;
 }
 
@@ -114,7 +123,14 @@ function drawRadii(radius_nm: SpecimenSpec['radius_nm'], N: number, rng: Rng): F
  * before (random sequential adsorption). A hash grid of cells at least one largest diameter wide
  * means only the 3 x 3 cells around a candidate can hold a disc that touches it.
  */
-function placeDiscs(radii_m: Float64Array, width_m: number, height_m: number, rng: Rng, density: number): { x_m: Float64Array; y_m: Float64Array } {
+function placeDiscs(
+  radii_m: Float64Array,
+  width_m: number,
+  height_m: number,
+  rng: Rng,
+  density: number,
+  tries: number,
+): { x_m: Float64Array; y_m: Float64Array } {
   const N = radii_m.length;
   const x_m = new Float64Array(N);
   const y_m = new Float64Array(N);
@@ -128,7 +144,7 @@ function placeDiscs(radii_m: Float64Array, width_m: number, height_m: number, rn
   for (let i = 0; i < N; i++) {
     const r = radii_m[i]!;
     let placed = false;
-    for (let attempt = 0; attempt < MAX_TRIES_PER_PARTICLE && !placed; attempt++) {
+    for (let attempt = 0; attempt < tries && !placed; attempt++) {
       const x = rng.uniformIn(-width_m / 2, width_m / 2);
       const y = rng.uniformIn(-height_m / 2, height_m / 2);
       const cx = Math.min(nx - 1, Math.floor((x + width_m / 2) / cell));
@@ -156,7 +172,7 @@ function placeDiscs(radii_m: Float64Array, width_m: number, height_m: number, rn
       }
     }
     if (!placed) {
-      throw new RangeError(`specimen.density_per_um2: the area is full after ${i} of ${N} particles (${MAX_TRIES_PER_PARTICLE} failed attempts to place the next one without overlap); lower density_per_um2 (${density}) or the radii`);
+      throw new RangeError(`specimen.density_per_um2: the area is full after ${i} of ${N} particles (${tries} failed attempts to place the next one without overlap); lower density_per_um2 (${density}) or the radii`);
     }
   }
   return { x_m, y_m };
