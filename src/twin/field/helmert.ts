@@ -7,15 +7,26 @@
  *   z   = (c_1 + ... + c_D) / sqrt(D)                       (the offset normal to the plane)
  */
 
+/** 1 / sqrt(j (j + 1)) for j = 0.., and 1 / sqrt(j), grown on demand. */
+const INV_NORM: number[] = [0];
+const INV_SQRT: number[] = [0];
+function grow(D: number): void {
+  for (let j = INV_NORM.length; j <= D; j++) {
+    INV_NORM.push(1 / Math.sqrt(j * (j + 1)));
+    INV_SQRT.push(1 / Math.sqrt(j));
+  }
+}
+
 /** Writes the D-1 Helmert coordinates of `c` into `out`; returns z, the normal component. */
 export function toHelmert(c: ArrayLike<number>, out: Float64Array): number {
   const D = c.length;
+  if (D >= INV_NORM.length) grow(D);
   let prefix = 0;
   for (let j = 1; j < D; j++) {
     prefix += c[j - 1]!;
-    out[j - 1] = (prefix - j * c[j]!) / Math.sqrt(j * (j + 1));
+    out[j - 1] = (prefix - j * c[j]!) * INV_NORM[j]!;
   }
-  return (prefix + c[D - 1]!) / Math.sqrt(D);
+  return (prefix + c[D - 1]!) * INV_SQRT[D]!;
 }
 
 /**

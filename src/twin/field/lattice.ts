@@ -20,6 +20,8 @@ import { simplexBox, toHelmert } from './helmert.js';
 const MARGIN_NODES = 3;
 /** The convolution kernel is cut at this many of its standard deviations (exp(-12.5) ~ 4e-6). */
 const KERNEL_CUTOFF_SD = 5;
+/** Lattices up to this many nodes (256 kB) stay in cache while centres are deposited. */
+const CACHE_NODES = 32_768;
 /** Variances of the quadratic (deposit) and cubic (read) B-splines at unit spacing. */
 const QUADRATIC_VARIANCE = 1 / 4;
 const CUBIC_VARIANCE = 1 / 3;
@@ -234,12 +236,13 @@ export class GaussianLattice {
     const stencil = this.depositStencil;
     const { index, weight, last, count } = stencil;
     const values = this.values;
-    const order = this.cellOrder(centres, K, c);
+    // A lattice that fits in cache gains nothing from sorting.
+    const order = this.lattice.nodes > CACHE_NODES ? this.cellOrder(centres, K, c) : undefined;
     for (let n = 0; n < K; n++) {
-      const k = order[n]!;
+      const k = order ? order[n]! : n;
       for (let i = 0; i < D; i++) c[i] = centres[k * D + i]!;
       toHelmert(c, this.u);
-      stencil.place(this.u, amplitudes[k]!);
+      if (!stencil.place(this.u, amplitudes[k]!)) throw new RangeError(`Gaussian centre ${k} lies outside the composition simplex`);
       const l0 = last[0]!, l1 = last[1]!, l2 = last[2]!;
       for (let e = 0; e < count; e++) {
         const b = index[e]!;
