@@ -135,7 +135,7 @@ describe('wire forms', () => {
     expect(dataRecordToWire(record, 2).datasets[0]!.preview).toEqual([1, null]);
     expect(dataRecordToWire(record, 100).datasets[0]!.preview).toEqual([1, null, 3, 4]);
     expect(dataRecordToWire(record, 2).datasets[0]!.attrs).toEqual({ bad: null });
-    expect(toWire({ a: new Float64Array([1, 2]), b: undefined, c: Infinity })).toEqual({ a: [1, 2], b: null, c: null });
+    expect(toWire({ a: new Float64Array([1, 2]), b: undefined, c: Infinity, d: [undefined] })).toStrictEqual({ a: [1, 2], c: null, d: [null] });
   });
 
   it('maps errors to a reason, a description and an HTTP status', () => {

@@ -11,7 +11,7 @@ export const DEFAULT_MAX_VALUES = 64;
 /** Enough for the largest acquisition (a 4096 x 4096 frame). */
 export const MAX_MAX_VALUES = 4096 * 4096;
 
-/** A value as plain JSON: typed arrays to arrays, NaN and infinities to null, recursively. */
+/** A value as plain JSON: typed arrays to arrays, NaN and infinities to null, undefined fields dropped, recursively. */
 export function toWire(value: unknown): unknown {
   if (value === undefined) return null;
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
@@ -19,7 +19,8 @@ export function toWire(value: unknown): unknown {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return numbersToWire(value as unknown as ArrayLike<number>, Infinity);
   if (Array.isArray(value)) return value.map(toWire);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = toWire(v);
+  // As JSON does: absent rather than null.
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toWire(v);
   return out;
 }
 

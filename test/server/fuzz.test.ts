@@ -1,0 +1,173 @@
+import { fc, test } from '@fast-check/vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { ATTRIBUTES, COMMANDS, type ArgType } from '../../src/protocol/commands.js';
+import type { RunningServer } from '../../src/server/http/server.js';
+import { commandToolName, TOOL_CATALOGUE } from '../../src/server/http/tools.js';
+import { call, http, mcpClient, serve } from './server-fixtures.js';
+
+/**
+ * Malformed requests of every kind, thousands of them: each must be answered with an error, the
+ * state snapshot must not change, and the server must keep serving.
+ */
+
+/** Numbers beyond every range of the surface (stage +-1 mm, fractions 0..1, currents <= 1e5 pA, imsize <= 4096, ...). */
+const huge = fc.double({ min: 1e6, max: 1e300, noNaN: true }).chain((x) => fc.constantFrom(x, -x));
+const notANumber = fc.oneof(fc.string({ maxLength: 8 }), fc.boolean(), fc.constant({}), fc.array(fc.integer(), { maxLength: 3 }));
+const KNOWN_NAMES = new Set(COMMANDS.map((c) => c.name));
+
+/** An argument that is wrong for a command of this Tango input type, by shape or by range. */
+function badArgument(input: ArgType, name: string): fc.Arbitrary<unknown> {
+  switch (input) {
+    case 'DevVoid':
+      return fc.oneof(fc.integer(), fc.string({ minLength: 1 }), fc.array(fc.double(), { minLength: 1, maxLength: 3 }), huge);
+    case 'DevDouble':
+      return fc.oneof(notANumber, huge);
+    case 'DevLong':
+      return fc.oneof(notANumber, fc.integer({ min: 100, max: 2 ** 31 - 1 }), fc.double({ min: 0.1, max: 0.9 }), huge);
+    case 'DevBoolean':
+      return fc.oneof(fc.integer(), fc.string());
+    case 'DevString': {
+      const valid = name === 'set_column_valves' ? ['open', 'close'] : ['eds'];
+      return fc.oneof(fc.integer(), fc.array(fc.string(), { maxLength: 2 }), fc.string({ maxLength: 12 }).filter((s) => !valid.includes(s.toLowerCase())));
+    }
+    case 'DevVarDoubleArray':
+      return fc.oneof(
+        notANumber.filter((v) => !Array.isArray(v)),
+        fc.array(huge, { minLength: 1, maxLength: 6 }),
+        fc.tuple(fc.array(fc.double({ min: 0, max: 1 }), { maxLength: 3 }), notANumber).map(([a, b]) => [...a, b]),
+      );
+    case 'DevVarStringArray':
+      return fc.oneof(
+        fc.constant([]),
+        fc.string(),
+        fc.array(fc.integer(), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.string({ minLength: 1, maxLength: 10 }).filter((s) => !['haadf', 'eds'].includes(s.toLowerCase())), { minLength: 1, maxLength: 3 }),
+      );
+  }
+}
+
+const stateChanging = COMMANDS.filter((c) => c.changesState && c.name !== 'Disconnect');
+const badCommandCall = fc
+  .constantFrom(...stateChanging)
+  .chain((spec) => badArgument(spec.input, spec.name).map((args) => ({ spec, args })));
+
+const unknownName = fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !KNOWN_NAMES.has(s));
+
+/** A random JSON body for POST /api/commands that is wrong one way or another. */
+const badCommandBody = fc.oneof(
+  badCommandCall.map(({ spec, args }) => ({ device: spec.device, command: spec.name, args })),
+  fc.record({ command: unknownName, args: fc.jsonValue() }),
+  fc.record({ device: fc.string({ maxLength: 10 }), command: fc.constantFrom(...KNOWN_NAMES) }),
+  fc.record({ command: fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string())) }),
+  fc.record({ command: fc.constantFrom(...KNOWN_NAMES), args: fc.jsonValue(), junk: fc.jsonValue() }),
+  fc.jsonValue().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
+  fc.dictionary(fc.string({ maxLength: 8 }).filter((k) => k !== 'command'), fc.jsonValue(), { maxKeys: 4 }),
+);
+
+const numericAttributes = ATTRIBUTES.filter((a) => a.type === 'float' || a.type === 'int' || a.type === 'float[]');
+const badAttributeWrite = fc.oneof(
+  fc.record({ device: fc.constantFrom('SCAN', 'EDS', 'EELS', 'STAGE'), attribute: unknownName.filter((s) => /^\w+$/.test(s) && !ATTRIBUTES.some((a) => a.name === s)), value: fc.jsonValue() }),
+  fc.constantFrom(...numericAttributes).chain((a) =>
+    fc.record({ device: fc.constant(a.device), attribute: fc.constant(a.name), value: a.type === 'float[]' ? fc.array(huge, { minLength: a.length ?? 1, maxLength: a.length ?? 4 }) : fc.oneof(huge, fc.string()) }),
+  ),
+  fc.record({ device: fc.constant('SCAN'), attribute: fc.constant('output_format'), value: fc.oneof(fc.integer(), fc.string({ maxLength: 6 }).filter((s) => s !== '.h5' && s !== '.tiff')) }),
+);
+
+const badPath = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 20 }).map((s) => `/api/data/${encodeURIComponent(s)}x.none`),
+  fc.string({ maxLength: 20 }).map((s) => `/nothing/${encodeURIComponent(s)}`),
+  fc.string({ minLength: 1, maxLength: 20 }).map((s) => `/api/state/${encodeURIComponent(s)}`),
+  fc.string({ minLength: 1, maxLength: 8 }).map((s) => `/api/data/x.h5?max_values=${encodeURIComponent(`-${s}`)}`),
+);
+
+describe('fuzzing the server with malformed requests', () => {
+  let server: RunningServer;
+  let client: Client;
+  let before: unknown;
+  let answered = 0;
+
+  beforeAll(async () => {
+    server = await serve();
+    client = await mcpClient(server);
+    before = server.twin.twin.state;
+  });
+  afterAll(async () => {
+    expect(server.twin.twin.state).toBe(before);
+    expect((await http(server, 'GET', '/api/state')).status).toBe(200);
+    expect(answered).toBeGreaterThanOrEqual(2000);
+    await client?.close();
+    await server?.close();
+  });
+
+  const unchanged = () => expect(server.twin.twin.state).toBe(before);
+
+  test.prop([badCommandBody], { numRuns: 500 })('REST commands', async (body) => {
+    const r = await http(server, 'POST', '/api/commands', body);
+    answered++;
+    expect(r.status, JSON.stringify(body)).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    expect(typeof r.body.reason).toBe('string');
+    expect(typeof r.body.description).toBe('string');
+    unchanged();
+  });
+
+  test.prop([badAttributeWrite], { numRuns: 300 })('REST attribute writes', async ({ device, attribute, value }) => {
+    const r = await http(server, 'PUT', `/api/devices/${device}/attributes/${attribute}`, { value });
+    answered++;
+    expect(r.status, JSON.stringify({ device, attribute, value })).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    expect(typeof r.body.reason).toBe('string');
+    unchanged();
+  });
+
+  test.prop([fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), badPath, fc.option(fc.string({ maxLength: 40 }), { nil: undefined })], { numRuns: 300 })(
+    'REST unknown routes, bad keys and raw bodies',
+    async (method, path, raw) => {
+      const body = method === 'GET' || method === 'DELETE' ? undefined : (raw ?? '{');
+      const r = await http(server, method, path, body);
+      answered++;
+      expect(r.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+      expect(r.status).toBeLessThan(500);
+      expect(typeof r.body.reason).toBe('string');
+      unchanged();
+    },
+  );
+
+  test.prop([fc.string({ maxLength: 60 })], { numRuns: 200 })('REST malformed JSON', async (raw) => {
+    const r = await http(server, 'POST', '/api/commands', `{${raw}`);
+    answered++;
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    unchanged();
+  });
+
+  const badToolCall = fc.oneof(
+    badCommandCall.map(({ spec, args }) => ({ name: commandToolName(spec), arguments: { arg: args } as Record<string, unknown> })),
+    fc.record({ name: fc.string({ maxLength: 30 }).filter((s) => !TOOL_CATALOGUE.has(s)), arguments: fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue(), { maxKeys: 3 }) }),
+    fc.record({
+      name: fc.constantFrom(...[...TOOL_CATALOGUE.keys()]),
+      arguments: fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }).filter((k) => !['arg', 'key', 'max_values', 'attribute', 'value'].includes(k)), fc.jsonValue(), { minKeys: 1, maxKeys: 3 }),
+    }),
+    fc.record({ name: fc.constant('get_data_from_key'), arguments: fc.record({ key: fc.oneof(fc.string({ maxLength: 40 }), fc.integer()), max_values: fc.oneof(fc.integer({ max: -1 }), fc.double({ min: 0.5, max: 10.5 }), fc.string()) }) }),
+    badAttributeWrite.map(({ device, attribute, value }) => ({ name: `${device}_write_attribute`, arguments: { attribute, value } as Record<string, unknown> })),
+  );
+
+  test.prop([badToolCall], { numRuns: 600 })('MCP tool calls', async ({ name, arguments: args }) => {
+    const r = await call(client, name, args);
+    answered++;
+    expect(r.isError, `${name} ${JSON.stringify(args)}`).toBe(true);
+    expect(typeof (r.structuredContent as { reason?: unknown }).reason).toBe('string');
+    unchanged();
+  });
+
+  test.prop([fc.jsonValue(), fc.option(fc.uuid(), { nil: undefined })], { numRuns: 200 })('MCP raw JSON-RPC garbage', async (body, session) => {
+    const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };
+    if (session) headers['mcp-session-id'] = session;
+    const r = await http(server, 'POST', '/mcp', body, headers);
+    answered++;
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    unchanged();
+  });
+});

@@ -1,0 +1,55 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { parseScenario, type Scenario } from '../../src/protocol/scenario.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/http/server.js';
+
+/** A small scenario that builds fast: 60 x 60 um of particles around the stage origin. */
+export function smallScenario(overrides: Record<string, unknown> = {}): Scenario {
+  return parseScenario({
+    name: 'server-test',
+    seed: 5,
+    specimen: { area_um: [60, 60], density_per_um2: 0.05, response: { gaussians: 200, sd: 0.1, base_eV: 15, scale_eV: 2 } },
+    ...overrides,
+  });
+}
+
+/** A server on a free loopback port over a small scenario, unpaced unless told. */
+export function serve(opts: Partial<ServerOptions> = {}): Promise<RunningServer> {
+  return startServer({ scenario: smallScenario(), port: 0, speed: 'max', ...opts });
+}
+
+export async function mcpClient(server: RunningServer, opts: { token?: string; name?: string } = {}): Promise<Client> {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
+  const client = new Client({ name: opts.name ?? 'test-client', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl), { requestInit: { headers } }));
+  return client;
+}
+
+export async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+export interface HttpReply {
+  status: number;
+  body: any;
+}
+
+/** One REST request; `body` a value to send as JSON or a raw string. */
+export async function http(server: RunningServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpReply> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${server.url}${path}`, init);
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Leave as text.
+  }
+  return { status: res.status, body: parsed };
+}
