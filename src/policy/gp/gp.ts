@@ -1,5 +1,5 @@
 import type { Rng } from '../../protocol/random.js';
-import { CholeskyError, choleskyWithJitter, backSubstitute, forwardSubstitute, forwardSubstituteRows, packedLength, rowOffset } from './cholesky.js';
+import { CholeskyError, choleskyWithJitter, backSubstitute, forwardSubstitute, packedLength, rowOffset } from './cholesky.js';
 import { checkHyperparameters, checkKernelName, correlation, type Hyperparameters, type KernelName } from './kernel.js';
 import { minimizeLbfgs } from './lbfgs.js';
 import { fromLogParams, MarginalLikelihood, toLogParams } from './marginal.js';
@@ -48,8 +48,13 @@ export interface Prediction {
 }
 
 const LOG_2PI = Math.log(2 * Math.PI);
-/** Query points per block in predict: keeps the n x block work matrix in cache. */
-const PREDICT_BLOCK = 256;
+const SQRT5 = Math.sqrt(5);
+
+/** Matern 5/2 correlation of a squared scaled distance (inlined form of kernel.correlation). */
+function matern52(r2: number): number {
+  const r = Math.sqrt(r2);
+  return (1 + SQRT5 * r + (5 / 3) * r2) * Math.exp(-SQRT5 * r);
+}
 
 /**
  * Exact Gaussian-process regression with an ARD Matern 5/2 or RBF kernel, on Float64Array.
@@ -318,33 +323,78 @@ export class GaussianProcess {
     const s2 = this.hyper.signalVariance;
     const addNoise = options.includeNoise ? this.hyper.noiseVariance : 0;
     const { mean: m0, sd: scale } = this.standardiser;
-    const block = Math.min(q, PREDICT_BLOCK);
-    const B = new Float64Array(n * block);
-    const Qs = new Float64Array(block * D);
-    const mu = new Float64Array(block);
-    const vv = new Float64Array(block);
-    for (let start = 0; start < q; start += block) {
-      const b = Math.min(block, q - start);
-      const sub = Xq instanceof Float64Array ? Xq.subarray(start * D, (start + b) * D) : Array.prototype.slice.call(Xq, start * D, (start + b) * D);
-      this.normaliser.scaleInto(sub, b, this.hyper.lengthscales, Qs);
-      this.crossKernelRows(Qs, b, B);
-      forwardSubstituteRows(this.L, n, B, b);
-      mu.fill(0, 0, b);
-      vv.fill(0, 0, b);
-      for (let i = 0; i < n; i++) {
-        const zi = this.z[i]!;
-        const ri = i * b;
-        for (let p = 0; p < b; p++) {
-          const v = B[ri + p]!;
-          mu[p]! += v * zi;
-          vv[p]! += v * v;
-        }
+    const { lower, invRange } = this.normaliser;
+    const ls = this.hyper.lengthscales;
+    const L = this.L;
+    const Xs = this.Xs;
+    const z = this.z;
+    const matern = this.kernel === 'matern52';
+    // Four query points at a time: v = L^-1 k for each by row-wise dot products, interleaved so
+    // that each factor entry is loaded once for four points and the sums stay in registers.
+    const V = new Float64Array(n * 4);
+    const Qs = new Float64Array(4 * D);
+    for (let start = 0; start < q; start += 4) {
+      const w = Math.min(4, q - start);
+      for (let j = 0; j < 4; j++) {
+        const src = start + Math.min(j, w - 1); // pad a short block with its last point
+        for (let d = 0; d < D; d++) Qs[j * D + d] = ((Xq[src * D + d]! - lower[d]!) * invRange[d]!) / ls[d]!;
       }
-      for (let p = 0; p < b; p++) {
-        const varStd = Math.max(0, s2 - vv[p]!) + addNoise;
-        res.mean[start + p] = m0 + scale * mu[p]!;
-        res.variance[start + p] = scale * scale * varStd;
-        res.sd[start + p] = scale * Math.sqrt(varStd);
+      let mu0 = 0, mu1 = 0, mu2 = 0, mu3 = 0;
+      let vv0 = 0, vv1 = 0, vv2 = 0, vv3 = 0;
+      for (let i = 0; i < n; i++) {
+        const xo = i * D;
+        let r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+        for (let d = 0; d < D; d++) {
+          const x = Xs[xo + d]!;
+          const t0 = x - Qs[d]!;
+          const t1 = x - Qs[D + d]!;
+          const t2 = x - Qs[2 * D + d]!;
+          const t3 = x - Qs[3 * D + d]!;
+          r0 += t0 * t0;
+          r1 += t1 * t1;
+          r2 += t2 * t2;
+          r3 += t3 * t3;
+        }
+        let k0 = s2 * (matern ? matern52(r0) : Math.exp(-0.5 * r0));
+        let k1 = s2 * (matern ? matern52(r1) : Math.exp(-0.5 * r1));
+        let k2 = s2 * (matern ? matern52(r2) : Math.exp(-0.5 * r2));
+        let k3 = s2 * (matern ? matern52(r3) : Math.exp(-0.5 * r3));
+        const oi = rowOffset(i);
+        for (let k = 0; k < i; k++) {
+          const l = L[oi + k]!;
+          const b = 4 * k;
+          k0 -= l * V[b]!;
+          k1 -= l * V[b + 1]!;
+          k2 -= l * V[b + 2]!;
+          k3 -= l * V[b + 3]!;
+        }
+        const inv = 1 / L[oi + i]!;
+        k0 *= inv;
+        k1 *= inv;
+        k2 *= inv;
+        k3 *= inv;
+        const b = 4 * i;
+        V[b] = k0;
+        V[b + 1] = k1;
+        V[b + 2] = k2;
+        V[b + 3] = k3;
+        const zi = z[i]!;
+        mu0 += k0 * zi;
+        mu1 += k1 * zi;
+        mu2 += k2 * zi;
+        mu3 += k3 * zi;
+        vv0 += k0 * k0;
+        vv1 += k1 * k1;
+        vv2 += k2 * k2;
+        vv3 += k3 * k3;
+      }
+      const mus = [mu0, mu1, mu2, mu3];
+      const vvs = [vv0, vv1, vv2, vv3];
+      for (let j = 0; j < w; j++) {
+        const varStd = Math.max(0, s2 - vvs[j]!) + addNoise;
+        res.mean[start + j] = m0 + scale * mus[j]!;
+        res.variance[start + j] = scale * scale * varStd;
+        res.sd[start + j] = scale * Math.sqrt(varStd);
       }
     }
     return res;
@@ -419,29 +469,6 @@ export class GaussianProcess {
   }
 
   // ---- internals ----
-
-  /** B[i][p] = k(x_i, q_p) for the n observations and b scaled query points. */
-  private crossKernelRows(Qs: Float64Array, b: number, B: Float64Array): void {
-    const D = this.dims;
-    const s2 = this.hyper.signalVariance;
-    const matern = this.kernel === 'matern52';
-    const SQRT5 = Math.sqrt(5);
-    for (let i = 0; i < this.count; i++) {
-      const ri = i * b;
-      const xo = i * D;
-      for (let p = 0; p < b; p++) {
-        let r2 = 0;
-        for (let d = 0; d < D; d++) {
-          const t = this.Xs[xo + d]! - Qs[p * D + d]!;
-          r2 += t * t;
-        }
-        if (matern) {
-          const r = Math.sqrt(r2);
-          B[ri + p] = s2 * (1 + SQRT5 * r + (5 / 3) * r2) * Math.exp(-SQRT5 * r);
-        } else B[ri + p] = s2 * Math.exp(-0.5 * r2);
-      }
-    }
-  }
 
   private withFloor(h: Hyperparameters): Hyperparameters {
     return { ...h, noiseVariance: Math.max(h.noiseVariance, this.noiseFloor) };
