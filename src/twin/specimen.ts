@@ -120,8 +120,9 @@ function drawRadii(radius_nm: SpecimenSpec['radius_nm'], N: number, rng: Rng): F
 
 /**
  * Uniform centres over [-w/2, w/2) x [-h/2, h/2), each disc redrawn until it overlaps none placed
- * before (random sequential adsorption). A hash grid of cells at least one largest diameter wide
- * means only the 3 x 3 cells around a candidate can hold a disc that touches it.
+ * before (random sequential adsorption). Only centres are confined to the area (particlesIn
+ * selects by centre); a disc may reach past its edge. A hash grid of cells at least one largest
+ * diameter wide means only the 3 x 3 cells around a candidate can hold a disc that touches it.
  */
 function placeDiscs(
   radii_m: Float64Array,
