@@ -14,13 +14,23 @@ export interface TwinEndpoint {
   /** Throws InstrumentError for an unknown key. */
   getData(key: string): DataRecord;
   now_s(): number;
-  runUntilSettled<T>(p: Promise<T>): Promise<T>;
+  /** Advances the clock until `p` settles; unpaced unless `pacing` says otherwise. */
+  runUntilSettled<T>(p: Promise<T>, pacing?: ClockPacing): Promise<T>;
+}
+
+/** How fast virtual time runs against the wall clock (src/events Pacing, restated: protocol imports no twin). */
+export interface ClockPacing {
+  /** Virtual seconds per wall second, or 'max' (as fast as possible). */
+  speed: number | 'max';
+  /** Stops pacing (the command then completes at full speed). */
+  signal?: AbortSignal;
 }
 
 /**
  * The Instrument a policy drives when the twin runs in the same process: each command is started
- * on the twin and the simulation is run, unpaced, until the command completes. The policy never
- * sees the twin itself, only the protocol's types.
+ * on the twin and the simulation is run until the command completes, unpaced by default (a
+ * server passes `pacing` to run in step with the wall clock). The policy never sees the twin
+ * itself, only the protocol's types.
  */
 export class InProcessInstrument implements Instrument {
   readonly name = 'twin (in-process)';
@@ -30,16 +40,17 @@ export class InProcessInstrument implements Instrument {
     private readonly twin: TwinEndpoint,
     /** Who drives, recorded with every command in the twin's telemetry. */
     private readonly client?: string,
+    private readonly opts: { pacing?: ClockPacing } = {},
   ) {}
 
   async execute(request: CommandRequest): Promise<CommandOutcome> {
     this.ensureOpen(request.command);
-    return this.twin.runUntilSettled(this.twin.execute(request, this.client));
+    return this.twin.runUntilSettled(this.twin.execute(request, this.client), this.opts.pacing);
   }
 
   async writeAttribute(write: AttributeWrite): Promise<CommandOutcome<null>> {
     this.ensureOpen(`${write.device}.${write.attribute}`);
-    return this.twin.runUntilSettled(this.twin.writeAttribute(write, this.client));
+    return this.twin.runUntilSettled(this.twin.writeAttribute(write, this.client), this.opts.pacing);
   }
 
   async readAttribute(device: DeviceName, attribute: string): Promise<unknown> {

@@ -1,6 +1,6 @@
 import { Resource, type Simulation, type TelemetryBus } from '../../events/index.js';
 import { DEVICES, type DeviceName } from '../../protocol/commands.js';
-import type { TwinEndpoint } from '../../protocol/in-process.js';
+import type { ClockPacing, TwinEndpoint } from '../../protocol/in-process.js';
 import { InstrumentError, type AttributeWrite, type CommandOutcome, type CommandRequest, type DataRecord } from '../../protocol/instrument.js';
 import type { Rng } from '../../protocol/random.js';
 import type { InstrumentSpec } from '../../protocol/scenario.js';
@@ -68,8 +68,8 @@ export class InstrumentTwin implements TwinEndpoint {
     return this.sim.now;
   }
 
-  runUntilSettled<T>(p: Promise<T>): Promise<T> {
-    return this.sim.runUntilSettled(p);
+  runUntilSettled<T>(p: Promise<T>, pacing?: ClockPacing): Promise<T> {
+    return this.sim.runUntilSettled(p, pacing);
   }
 
   execute(request: CommandRequest, client?: string): Promise<CommandOutcome> {
