@@ -239,7 +239,7 @@ export class GaussianProcess {
       const start = s === 0 ? current : Float64Array.from({ length: P }, (_, k) => rng.uniformIn(lo[k]!, hi[k]!));
       let result;
       try {
-        result = minimizeLbfgs(objective, toU(start), { maxIterations, gradientTolerance: 1e-5, relativeTolerance: 1e-9 });
+        result = minimizeLbfgs(objective, toU(start), { maxIterations, gradientTolerance: 1e-4, relativeTolerance: 1e-7 });
       } catch (e) {
         if (e instanceof RangeError) continue; // start point where K cannot be factorised
         throw e;

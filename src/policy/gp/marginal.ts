@@ -1,7 +1,8 @@
 import { choleskyWithJitter, CholeskyError, inverseFromCholesky, logDeterminant, packedLength, rowOffset, choleskySolve } from './cholesky.js';
-import { correlation, lengthscaleGradientFactor, type Hyperparameters, type KernelName } from './kernel.js';
+import type { Hyperparameters, KernelName } from './kernel.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
+const SQRT5 = Math.sqrt(5);
 
 /** [log l_1 .. log l_D, log signalVariance, log noiseVariance]. */
 export function toLogParams(h: Hyperparameters): Float64Array {
@@ -65,7 +66,7 @@ export class MarginalLikelihood {
     this.corr = new Float64Array(len);
     this.gfac = new Float64Array(len);
     this.inv = new Float64Array(len);
-    this.work = new Float64Array(len);
+    this.work = new Float64Array(n * n);
     this.alpha = new Float64Array(n);
   }
 
@@ -76,15 +77,27 @@ export class MarginalLikelihood {
     for (let d = 0; d < dims; d++) invL2[d] = Math.exp(-2 * logParams[d]!);
     const s2 = Math.exp(logParams[dims]!);
     const noise = Math.exp(logParams[dims + 1]!);
+    const matern = this.kernel === 'matern52';
     for (let i = 0; i < n; i++) {
       const oi = rowOffset(i);
       for (let j = 0; j < i; j++) {
         let r2 = 0;
         for (let d = 0; d < dims; d++) r2 += diff2[d]![oi + j]! * invL2[d]!;
-        const c = correlation(this.kernel, r2);
+        // Correlation and length-scale gradient factor share one exp (kernel.ts has the formulas).
+        let c: number;
+        let gf: number;
+        if (matern) {
+          const r = Math.sqrt(r2);
+          const e = Math.exp(-SQRT5 * r);
+          c = (1 + SQRT5 * r + (5 / 3) * r2) * e;
+          gf = (5 / 3) * (1 + SQRT5 * r) * e;
+        } else {
+          c = Math.exp(-0.5 * r2);
+          gf = c;
+        }
         corr[oi + j] = c;
         K[oi + j] = s2 * c;
-        if (grad) gfac[oi + j] = s2 * lengthscaleGradientFactor(this.kernel, r2);
+        gfac[oi + j] = s2 * gf;
       }
       corr[oi + i] = 1;
       K[oi + i] = s2 + noise;
