@@ -109,7 +109,16 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
     const auth: AuthInfo = { token: '', clientId: client, scopes: [decision.access], extra: { client, access: decision.access } satisfies CallerInfo };
     (request.raw as IncomingMessage & { auth?: AuthInfo }).auth = auth;
     reply.hijack();
-    await session.transport.handleRequest(request.raw as IncomingMessage & { auth?: AuthInfo }, reply.raw, request.body);
+    try {
+      await session.transport.handleRequest(request.raw as IncomingMessage & { auth?: AuthInfo }, reply.raw, request.body);
+    } catch (e) {
+      // Fastify no longer answers a hijacked request: make sure the client is not left hanging.
+      request.log.error(e);
+      if (!reply.raw.headersSent) {
+        reply.raw.writeHead(500, { 'content-type': 'application/json' });
+        reply.raw.end(JSON.stringify({ reason: 'InternalError', description: (e as Error).message }));
+      } else reply.raw.end();
+    }
   }
 
   app.route({ method: ['GET', 'POST', 'DELETE'], url: '/mcp', handler: handle });

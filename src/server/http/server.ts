@@ -1,6 +1,5 @@
 import Fastify from 'fastify';
-import type { Pacing } from '../../events/index.js';
-import { InProcessInstrument } from '../../protocol/in-process.js';
+import { InProcessInstrument, type ClockPacing } from '../../protocol/in-process.js';
 import type { Scenario } from '../../protocol/scenario.js';
 import { createTwin, type Twin } from '../../twin/index.js';
 import { AccessPolicy, isLoopbackHost } from './auth.js';
@@ -59,7 +58,7 @@ export function checkServeOptions(opts: Pick<ServerOptions, 'host' | 'token' | '
 }
 
 /** The twin as the service sees it: a paced in-process adapter per client, its snapshot and telemetry. */
-export function twinBackend(t: Twin, pacing: Pacing): TwinBackend {
+export function twinBackend(t: Twin, pacing: ClockPacing): TwinBackend {
   return {
     instrumentFor: (client) => new InProcessInstrument(t.twin, client, { pacing }),
     snapshot: () => t.twin.state,
