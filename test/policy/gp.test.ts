@@ -7,8 +7,11 @@ import {
   CholeskyError,
   choleskyWithJitter,
   correlation,
+  choleskySolve,
   forwardSubstitute,
   forwardSubstituteRows,
+  invertLowerPacked,
+  lengthscaleGradientFactor,
   GaussianProcess,
   inverseFromCholesky,
   kernelMatrix,
@@ -113,8 +116,11 @@ describe('Cholesky and triangular solves (packed)', () => {
       expect(jitter).toBe(0);
       expectClose(factor, toPacked(new CholeskyDecomposition(A).lowerTriangularMatrix), 1e-10);
       const b = Float64Array.from({ length: n }, () => rng.normal());
-      const x = backSubstitute(factor, n, forwardSubstitute(factor, n, b.slice()));
-      expectClose(x, new CholeskyDecomposition(A).solve(Matrix.columnVector(Array.from(b))).to1DArray(), 1e-9);
+      const ref = new CholeskyDecomposition(A).solve(Matrix.columnVector(Array.from(b))).to1DArray();
+      expectClose(backSubstitute(factor, n, forwardSubstitute(factor, n, b.slice())), ref, 1e-9);
+      expectClose(choleskySolve(factor, n, b.slice()), ref, 1e-9);
+      const Lm = new CholeskyDecomposition(A).lowerTriangularMatrix;
+      expectClose(invertLowerPacked(factor, n), toPacked(inverse(Lm)), 1e-8);
       expectClose(inverseFromCholesky(factor, n), toPacked(inverse(A)), 1e-8);
     }
   });
@@ -169,6 +175,16 @@ describe('kernels', () => {
     expect(correlation('matern52', r * r)).toBeCloseTo((1 + Math.sqrt(5) * r + (5 / 3) * r * r) * Math.exp(-Math.sqrt(5) * r), 14);
     expect(correlation('rbf', r * r)).toBeCloseTo(Math.exp(-0.32), 14);
     expect(correlation('matern52', 0)).toBe(1);
+  });
+
+  it('the length-scale gradient factor is -2 dk/d(r^2) (d r^2 / d log l = -2 r^2 in one dimension)', () => {
+    for (const kernel of ['matern52', 'rbf'] as const) {
+      for (const r2 of [0.01, 0.3, 2, 7]) {
+        const h = 1e-6;
+        const dk = (correlation(kernel, r2 + h) - correlation(kernel, r2 - h)) / (2 * h);
+        expect(lengthscaleGradientFactor(kernel, r2)).toBeCloseTo(-2 * dk, 7);
+      }
+    }
   });
 });
 
