@@ -81,7 +81,7 @@ export interface CampaignSummary {
   particles_measured: number;
   final_mean_abs_error: number | null;
   final_mean_sd: number;
-  /** Share measured of each region when it was left (the paper's panel e), in visit order. */
+  /** Share measured of each region surveyed at the end of the campaign, in first-visit order. */
   share_measured_per_region: { region: string; share: number }[];
 }
 

@@ -1,5 +1,6 @@
 import type { Microscope } from '../../protocol/microscope.js';
 import { findParticles, quantifyFromFrame } from '../analysis/index.js';
+import type { PosteriorPool } from '../gp/index.js';
 import type { Region } from './regions.js';
 
 /** A particle the policy has found and characterised by EDX: all it knows of the specimen. */
@@ -16,6 +17,15 @@ export interface KnownParticle {
   composition: Float64Array | null;
   composition_sigma: number;
   measured: boolean;
+}
+
+/** A region the campaign has surveyed, with its particles and their posterior pool. */
+export interface SurveyedRegion {
+  region: Region;
+  particles: KnownParticle[];
+  /** Particles with a composition, in pool order. */
+  usable: KnownParticle[];
+  pool: PosteriorPool | null;
 }
 
 export interface SurveyResult {

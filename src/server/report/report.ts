@@ -98,7 +98,7 @@ function shares(r: CampaignRecord): Panel {
   const ax = new Axes({ width: 520, height: 300, x: extent(xs, 0), y: [0, 1.05] }).axes('(e) share measured per region', 'iteration', 'measured / found in region');
   ax.vlines(switchIterations(r));
   ax.line(xs, ys, '#8a4fbf');
-  const leaving = r.iterations.filter((it) => it.decision?.decision === 'switch');
+  const leaving = regionChanges(r);
   ax.points(leaving.map((it) => it.iteration), leaving.map((it) => it.share_measured_in_region), '#c33', 3.5, leaving.map((it) => `left ${it.region} at ${(it.share_measured_in_region * 100).toFixed(0)} %`));
   return [ax.toString(), 'Share of the current region\'s particles measured; red dots: the share when the policy left the region.'];
 }
@@ -119,8 +119,13 @@ function breakdown(r: CampaignRecord): Panel {
   return [ax.toString(), 'Measurements against instrument time; the bar below the axis splits the total by latency category.'];
 }
 
+/** Iterations after which the next measurement was in another region (dashed lines). */
 function switchIterations(r: CampaignRecord): number[] {
-  return r.iterations.filter((it) => it.decision?.decision === 'switch').map((it) => it.iteration + 0.5);
+  return regionChanges(r).map((it) => it.iteration + 0.5);
+}
+
+function regionChanges(r: CampaignRecord): CampaignRecord['iterations'] {
+  return r.iterations.filter((it, i) => i + 1 < r.iterations.length && r.iterations[i + 1]!.region !== it.region);
 }
 
 function helmert2(c: ArrayLike<number>): [number, number] {

@@ -1,0 +1,83 @@
+import type { Rng } from '../../protocol/random.js';
+import type { PolicySpec } from '../../protocol/scenario.js';
+import { GaussianProcess, PosteriorPool } from '../gp/index.js';
+import { simplexBounds, simplexGrid } from '../simplex.js';
+
+/**
+ * The campaign's surrogate: one GP over (measured composition -> target eV), refitted on a
+ * schedule and updated by exact rank-1 steps in between, plus the simplex grid on which the
+ * campaign reports its uncertainty and error.
+ */
+export class CampaignModel {
+  readonly gp: GaussianProcess;
+  readonly grid: PosteriorPool;
+  private readonly gridTruth: Float64Array | null;
+  private lastFitN = 0;
+  private fits = 0;
+
+  constructor(
+    readonly dims: number,
+    private readonly spec: PolicySpec['gp'],
+    gridStep: number,
+    private readonly rng: Rng,
+    truth?: (c: Float64Array) => number,
+  ) {
+    this.gp = new GaussianProcess({ dims, kernel: spec.kernel, noiseFloor: spec.noise_floor, inputBounds: simplexBounds(dims) });
+    const points = simplexGrid(dims, gridStep);
+    this.grid = new PosteriorPool(this.gp, points);
+    if (truth) {
+      // The oracle is evaluated once per grid point: the ground truth does not change.
+      this.gridTruth = new Float64Array(this.grid.size);
+      for (let p = 0; p < this.grid.size; p++) this.gridTruth[p] = truth(points.subarray(p * dims, (p + 1) * dims));
+    } else this.gridTruth = null;
+  }
+
+  get observations(): number {
+    return this.gp.n;
+  }
+
+  /**
+   * Adds one measurement. Refits the hyperparameters when the data has grown by refit_every
+   * points and by half since the last fit (so refits thin out as each gets dearer, O(n^3));
+   * otherwise extends the posterior by an exact rank-1 update.
+   */
+  observe(composition: Float64Array, value_eV: number): void {
+    const n = this.gp.n + 1;
+    if (this.fits === 0 || (n - this.lastFitN >= this.spec.refit_every && n >= 1.5 * this.lastFitN)) {
+      const { X, y } = this.gp.data();
+      const Xn = new Float64Array(X.length + this.dims);
+      Xn.set(X);
+      Xn.set(composition, X.length);
+      const yn = new Float64Array(y.length + 1);
+      yn.set(y);
+      yn[y.length] = value_eV;
+      this.gp.setData(Xn, yn, this.fits ? this.gp.hyperparameters : undefined);
+      // Later fits start from the current optimum; one extra random start guards against a poor basin.
+      this.gp.fit(this.rng, { restarts: this.fits === 0 ? this.spec.restarts : Math.min(2, this.spec.restarts), maxIterations: 60 });
+      this.lastFitN = n;
+      this.fits++;
+    } else {
+      this.gp.addObservation(composition, value_eV);
+    }
+  }
+
+  /** Mean predictive sd (eV) over the grid, and the mean absolute error against the truth. */
+  gridMetrics(): { mean_sd: number; mean_abs_error: number | null } {
+    const { mean, variance } = this.grid.posterior();
+    let sd = 0;
+    let err = 0;
+    for (let p = 0; p < mean.length; p++) {
+      sd += Math.sqrt(Math.max(0, variance[p]!));
+      if (this.gridTruth) err += Math.abs(mean[p]! - this.gridTruth[p]!);
+    }
+    return { mean_sd: sd / mean.length, mean_abs_error: this.gridTruth ? err / mean.length : null };
+  }
+
+  /** A pool over a set of compositions (a region's particles), kept current with the GP. */
+  poolOf(compositions: Float64Array[]): PosteriorPool | null {
+    if (compositions.length === 0) return null;
+    const flat = new Float64Array(compositions.length * this.dims);
+    compositions.forEach((c, i) => flat.set(c, i * this.dims));
+    return new PosteriorPool(this.gp, flat);
+  }
+}
