@@ -1,99 +1,92 @@
 /**
- * A binary min-heap of scheduled events ordered by (time, priority, sequence): equal-time events
- * run by priority, then in the order they were scheduled (SimPy's rule), so runs are reproducible.
+ * A 4-ary min-heap of event slots keyed by (time, tie), stored in parallel typed arrays so that
+ * sifting moves numbers, not objects. `tie` orders equal times: priority first, then the
+ * insertion sequence (SimPy's rule), so runs are reproducible. Four children per node halve the
+ * depth of a binary heap.
  */
-export interface HeapEvent {
-  time: number;
-  priority: number;
-  seq: number;
-  /** Index in the heap array, -1 once popped or removed. */
-  index: number;
-}
+export class EventHeap {
+  private times = new Float64Array(1024);
+  private ties = new Float64Array(1024);
+  private slots = new Int32Array(1024);
+  size = 0;
 
-function before(a: HeapEvent, b: HeapEvent): boolean {
-  return a.time < b.time || (a.time === b.time && (a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq)));
-}
-
-export class EventHeap<E extends HeapEvent> {
-  private items: E[] = [];
-
-  get size(): number {
-    return this.items.length;
+  /** Time of the earliest entry (Infinity when empty). */
+  topTime(): number {
+    return this.size > 0 ? this.times[0]! : Infinity;
   }
 
-  peek(): E | undefined {
-    return this.items[0];
+  topSlot(): number {
+    return this.size > 0 ? this.slots[0]! : -1;
   }
 
-  push(e: E): void {
-    const items = this.items;
-    let i = items.length;
-    items.push(e);
-    // Sift up, moving parents down instead of swapping.
+  push(time: number, tie: number, slot: number): void {
+    if (this.size === this.times.length) this.grow();
+    const times = this.times;
+    const ties = this.ties;
+    const slots = this.slots;
+    let i = this.size++;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = items[parent]!;
-      if (!before(e, p)) break;
-      items[i] = p;
-      p.index = i;
-      i = parent;
+      const p = (i - 1) >> 2;
+      const pt = times[p]!;
+      if (pt < time || (pt === time && ties[p]! < tie)) break;
+      times[i] = pt;
+      ties[i] = ties[p]!;
+      slots[i] = slots[p]!;
+      i = p;
     }
-    items[i] = e;
-    e.index = i;
+    times[i] = time;
+    ties[i] = tie;
+    slots[i] = slot;
   }
 
-  pop(): E | undefined {
-    const items = this.items;
-    const top = items[0];
-    if (top === undefined) return undefined;
-    const last = items.pop()!;
-    if (items.length > 0) this.siftDown(last, 0);
-    top.index = -1;
+  /** Removes the earliest entry and returns its slot (-1 when empty). */
+  pop(): number {
+    if (this.size === 0) return -1;
+    const times = this.times;
+    const ties = this.ties;
+    const slots = this.slots;
+    const top = slots[0]!;
+    const n = --this.size;
+    if (n === 0) return top;
+    const t = times[n]!;
+    const k = ties[n]!;
+    const s = slots[n]!;
+    let i = 0;
+    for (;;) {
+      const first = 4 * i + 1;
+      if (first >= n) break;
+      let c = first;
+      let ct = times[first]!;
+      let ck = ties[first]!;
+      const end = first + 4 < n ? first + 4 : n;
+      for (let j = first + 1; j < end; j++) {
+        const jt = times[j]!;
+        if (jt < ct || (jt === ct && ties[j]! < ck)) {
+          c = j;
+          ct = jt;
+          ck = ties[j]!;
+        }
+      }
+      if (t < ct || (t === ct && k < ck)) break;
+      times[i] = ct;
+      ties[i] = ck;
+      slots[i] = slots[c]!;
+      i = c;
+    }
+    times[i] = t;
+    ties[i] = k;
+    slots[i] = s;
     return top;
   }
 
-  /** Removes an event anywhere in the heap in O(log n). */
-  remove(e: E): boolean {
-    const i = e.index;
-    const items = this.items;
-    if (i < 0 || items[i] !== e) return false;
-    const last = items.pop()!;
-    e.index = -1;
-    if (i === items.length) return true;
-    if (i > 0 && before(last, items[(i - 1) >> 1]!)) {
-      items[i] = last;
-      last.index = i;
-      // Re-insert by sifting up from i.
-      let j = i;
-      while (j > 0) {
-        const parent = (j - 1) >> 1;
-        const p = items[parent]!;
-        if (!before(last, p)) break;
-        items[j] = p;
-        p.index = j;
-        j = parent;
-      }
-      items[j] = last;
-      last.index = j;
-    } else this.siftDown(last, i);
-    return true;
-  }
-
-  private siftDown(e: E, i: number): void {
-    const items = this.items;
-    const n = items.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && before(items[r]!, items[l]!) ? r : l;
-      const child = items[c]!;
-      if (!before(child, e)) break;
-      items[i] = child;
-      child.index = i;
-      i = c;
-    }
-    items[i] = e;
-    e.index = i;
+  private grow(): void {
+    const cap = this.times.length * 2;
+    const grow = <T extends Float64Array | Int32Array>(a: T, b: T): T => {
+      b.set(a);
+      return b;
+    };
+    this.times = grow(this.times, new Float64Array(cap));
+    this.ties = grow(this.ties, new Float64Array(cap));
+    this.slots = grow(this.slots, new Int32Array(cap));
   }
 }

@@ -1,4 +1,4 @@
-export { EventHeap, type HeapEvent } from './heap.js';
+export { EventHeap } from './heap.js';
 export { Pacer, type Pacing } from './pacing.js';
 export { Resource } from './resource.js';
 export { Simulation, type ScheduledEvent } from './simulation.js';

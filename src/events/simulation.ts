@@ -1,4 +1,4 @@
-import { EventHeap, type HeapEvent } from './heap.js';
+import { EventHeap } from './heap.js';
 import { Pacer, type Pacing } from './pacing.js';
 
 export type { Pacing } from './pacing.js';
@@ -10,16 +10,21 @@ export interface ScheduledEvent {
   cancel(): boolean;
 }
 
-class QueuedEvent implements HeapEvent, ScheduledEvent {
-  index = -1;
+/** Priorities are small integers; with the insertion sequence they form one exact tie key. */
+const PRIORITY_LIMIT = 1000;
+const SEQ_SPAN = 2 ** 40;
+
+const FREE = 0;
+const PENDING = 1;
+const CANCELLED = 2;
+
+class EventHandle implements ScheduledEvent {
   constructor(
     private readonly sim: Simulation,
-    public time: number,
-    public priority: number,
-    public seq: number,
-    public callback: () => void,
-    /** True when the callback resumes a waiting async process (the run loop must let it finish). */
-    public resumes: boolean,
+    readonly slot: number,
+    readonly generation: number,
+    readonly time: number,
+    readonly priority: number,
   ) {}
 
   cancel(): boolean {
@@ -41,9 +46,17 @@ const drainMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolv
  * runs them as fast as the heap allows.
  */
 export class Simulation {
-  private readonly heap = new EventHeap<QueuedEvent>();
+  private readonly heap = new EventHeap();
+  // Event slots: the heap holds slot numbers; a slot is reused once its event has run.
+  private callbacks: ((() => void) | undefined)[] = [];
+  private state = new Uint8Array(1024);
+  private resumes = new Uint8Array(1024);
+  private generation = new Uint32Array(1024);
+  private free: number[] = [];
   private clock: number;
   private seq = 0;
+  /** Cancelled events still in the heap. */
+  private cancelledInHeap = 0;
   /** Promises some caller of runUntilSettled is waiting on; one driver loop serves them all. */
   private waiting = 0;
   private driver: Promise<void> | null = null;
@@ -60,20 +73,26 @@ export class Simulation {
   }
 
   get pending(): number {
-    return this.heap.size;
+    return this.heap.size - this.cancelledInHeap;
   }
 
   /** Time of the next event, or Infinity. */
   peek(): number {
-    return this.heap.peek()?.time ?? Infinity;
+    this.skipCancelled();
+    return this.heap.topTime();
   }
 
   schedule(delay_s: number, callback: () => void, priority = 0): ScheduledEvent {
-    return this.enqueue(delay_s, callback, priority, false);
+    const slot = this.enqueue(delay_s, callback, priority, false);
+    return new EventHandle(this, slot, this.generation[slot]!, this.clock + delay_s, priority);
   }
 
+  /** Takes a scheduled event out of the queue; false if it already ran or was cancelled. */
   cancel(event: ScheduledEvent): boolean {
-    return event instanceof QueuedEvent ? this.heap.remove(event) : false;
+    if (!(event instanceof EventHandle) || this.generation[event.slot] !== event.generation || this.state[event.slot] !== PENDING) return false;
+    this.state[event.slot] = CANCELLED;
+    this.cancelledInHeap++;
+    return true;
   }
 
   /** Resolves when the clock reaches now + delay (for async processes). */
@@ -114,22 +133,29 @@ export class Simulation {
 
   /** Pops and runs one event; false when the queue is empty. */
   step(): boolean {
-    const e = this.heap.pop();
-    if (!e) return false;
-    this.clock = e.time;
-    e.callback();
+    this.skipCancelled();
+    if (this.heap.size === 0) return false;
+    this.fireNext();
     return true;
   }
 
   /** Runs callback events up to `until_s` (inclusive) as fast as possible, without draining processes. */
   runSync(until_s = Infinity): void {
     const heap = this.heap;
-    for (;;) {
-      const e = heap.peek();
-      if (!e || e.time > until_s) break;
-      heap.pop();
-      this.clock = e.time;
-      e.callback();
+    const state = this.state;
+    while (heap.size > 0) {
+      const time = heap.topTime();
+      if (time > until_s) break;
+      const slot = heap.pop();
+      if (state[slot] === CANCELLED) {
+        this.release(slot);
+        this.cancelledInHeap--;
+        continue;
+      }
+      const callback = this.callbacks[slot]!;
+      this.release(slot);
+      this.clock = time;
+      callback();
     }
     if (until_s !== Infinity && until_s > this.clock) this.clock = until_s;
   }
@@ -138,10 +164,10 @@ export class Simulation {
   async run(until_s = Infinity, pacing?: Pacing): Promise<void> {
     const pacer = new Pacer(pacing, this.clock);
     for (;;) {
-      const e = this.heap.peek();
-      if (!e || e.time > until_s) break;
-      await pacer.waitUntil(e.time);
-      await this.fire();
+      const t = this.peek();
+      if (t > until_s) break;
+      await pacer.waitUntil(t);
+      if (this.fireNext()) await drainMicrotasks();
     }
     if (until_s !== Infinity && until_s > this.clock) {
       await pacer.waitUntil(until_s);
@@ -193,30 +219,71 @@ export class Simulation {
   private async drive(): Promise<void> {
     const pacer = new Pacer(this.driverPacing, this.clock);
     while (this.waiting > 0) {
-      const e = this.heap.peek();
-      if (!e) {
+      const t = this.peek();
+      if (t === Infinity) {
         await drainMicrotasks();
-        if (!this.heap.peek()) return;
+        if (this.peek() === Infinity) return;
         continue;
       }
-      await pacer.waitUntil(e.time);
-      await this.fire();
+      await pacer.waitUntil(t);
+      // Pacing waits let other callers schedule earlier events: fire whatever is due first.
+      if (this.fireNext()) await drainMicrotasks();
     }
   }
 
-  private async fire(): Promise<void> {
-    const e = this.heap.pop();
-    if (!e) return;
-    this.clock = e.time;
-    e.callback();
-    if (e.resumes) await drainMicrotasks();
+  /** Pops and runs the earliest live event; true when it resumed an async process. */
+  private fireNext(): boolean {
+    this.skipCancelled();
+    const time = this.heap.topTime();
+    const slot = this.heap.pop();
+    if (slot < 0) return false;
+    const callback = this.callbacks[slot]!;
+    const resumes = this.resumes[slot] === 1;
+    this.release(slot);
+    this.clock = time;
+    callback();
+    return resumes;
   }
 
-  private enqueue(delay_s: number, callback: () => void, priority: number, resumes: boolean): QueuedEvent {
+  private skipCancelled(): void {
+    const heap = this.heap;
+    while (heap.size > 0 && this.state[heap.topSlot()] === CANCELLED) {
+      this.release(heap.pop());
+      this.cancelledInHeap--;
+    }
+  }
+
+  private release(slot: number): void {
+    this.callbacks[slot] = undefined;
+    this.state[slot] = FREE;
+    this.generation[slot]!++;
+    this.free.push(slot);
+  }
+
+  private enqueue(delay_s: number, callback: () => void, priority: number, resumes: boolean): number {
     if (!(delay_s >= 0) || delay_s === Infinity) throw new RangeError(`delay_s must be a finite number >= 0, got ${delay_s}`);
-    if (!Number.isFinite(priority)) throw new RangeError(`priority must be a finite number, got ${priority}`);
-    const e = new QueuedEvent(this, this.clock + delay_s, priority, this.seq++, callback, resumes);
-    this.heap.push(e);
-    return e;
+    if (!Number.isInteger(priority) || Math.abs(priority) > PRIORITY_LIMIT) throw new RangeError(`priority must be an integer from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}, got ${priority}`);
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.callbacks.length;
+      this.callbacks.push(undefined);
+      if (slot === this.state.length) this.growSlots();
+    }
+    this.callbacks[slot] = callback;
+    this.state[slot] = PENDING;
+    this.resumes[slot] = resumes ? 1 : 0;
+    this.heap.push(this.clock + delay_s, (priority + PRIORITY_LIMIT) * SEQ_SPAN + this.seq++, slot);
+    return slot;
+  }
+
+  private growSlots(): void {
+    const n = this.state.length * 2;
+    const state = new Uint8Array(n);
+    state.set(this.state);
+    const resumes = new Uint8Array(n);
+    resumes.set(this.resumes);
+    const generation = new Uint32Array(n);
+    generation.set(this.generation);
+    [this.state, this.resumes, this.generation] = [state, resumes, generation];
   }
 }
