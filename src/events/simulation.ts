@@ -165,7 +165,7 @@ export class Simulation {
     const pacer = new Pacer(pacing, this.clock);
     for (;;) {
       const t = this.peek();
-      if (t > until_s) break;
+      if (t === Infinity || t > until_s) break;
       await pacer.waitUntil(t);
       if (this.fireNext()) await drainMicrotasks();
     }
