@@ -48,7 +48,7 @@ describe('script lines', () => {
     ['[1, 2]', /expected a JSON object/],
     ['{"command": "get_stage", "arg": 1}', /unknown field "arg"/],
     ['{"device": "LASER", "command": "fire"}', /"device" must be one of/],
-    ['{"args": [1]}', /either "command" or "attribute"/],
+    ['{"args": [1]}', /either "command"/],
     ['{"command": "x", "attribute": "y"}', /not both or neither/],
     ['{"command": 3}', /"command" must be a command name/],
     ['{"attribute": "dwell_time", "value": 1}', /needs "device"/],

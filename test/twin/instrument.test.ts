@@ -4,6 +4,7 @@ import { dataset, InstrumentError, type CommandOutcome, type CommandRequest } fr
 import { LATENCY_CATEGORIES } from '../../src/protocol/timing.js';
 import { createTwin, type Twin } from '../../src/twin/index.js';
 import { LatencyModel } from '../../src/twin/instrument/latency.js';
+import { EELS_DEFAULT_DISPERSION_eV } from '../../src/twin/signals/index.js';
 import { EELS_APERTURES, EELS_DISPERSIONS_eV } from '../../src/twin/instrument/state.js';
 import type { InstrumentTelemetry } from '../../src/twin/instrument/telemetry.js';
 import { smallScenario } from './instrument-fixtures.js';
@@ -246,8 +247,11 @@ describe('instrument commands', () => {
     expect(dataset(await t.instrument.getData(o.value as string), 'spectrum').shape).toEqual([2048]);
 
     expect((await exec(t, 'get_available_dispersions', undefined, 'EELS')).value).toBe(EELS_DISPERSIONS_eV.map((d, i) => `${i}: ${d} eV/channel`).join(', '));
+    expect((await exec(t, 'get_eels_dispersion', undefined, 'EELS')).value).toEqual([0, EELS_DEFAULT_DISPERSION_eV]);
     await exec(t, 'set_eels_dispersion', 1, 'EELS');
     expect((await exec(t, 'get_eels_dispersion', undefined, 'EELS')).value).toEqual([1, EELS_DISPERSIONS_eV[1]]);
+    const wide = (await exec(t, 'acquire_eels_spectrum', undefined, 'EELS')).value as string;
+    expect(dataset(await t.instrument.getData(wide), 'spectrum').attrs.dispersion_eV).toBe(EELS_DISPERSIONS_eV[1]);
     expect((await refused(exec(t, 'set_eels_dispersion', 99, 'EELS'))).reason).toBe('OutOfRange');
 
     expect((await exec(t, 'get_available_apertures', undefined, 'EELS')).value).toMatch(/^0: 1 mm, 1: 2.5 mm, 2: 5 mm$/);
@@ -373,7 +377,6 @@ describe('the beam, the clock and telemetry', () => {
     const t = twin();
     const a = t.twin.execute({ command: 'move_stage', args: [10e-6, 0, 0, 0, 0] }, 'alice');
     const b = t.twin.execute({ command: 'get_stage' }, 'bob');
-    await Promise.resolve();
     const both = t.sim.runUntilSettled(Promise.all([a, b]));
     const [oa, ob] = await both;
     expect(ob.start_s).toBe(oa.end_s);

@@ -7,7 +7,7 @@ import { renderCameraImage } from './camera.js';
 import { beamPosition_m, fieldCenter_m } from './geometry.js';
 import { LatencyModel } from './latency.js';
 import type { AcquisitionOrder } from './plan.js';
-import { EELS_APERTURES, type InstrumentState } from './state.js';
+import { EELS_APERTURES, EELS_DISPERSIONS_eV, type InstrumentState } from './state.js';
 
 export type ScanDetector = 'haadf' | 'eds';
 
@@ -79,12 +79,12 @@ export class Acquisitions {
         const particles = this.particlesNear(left_m, top_m, left_m + n * pixel_m, top_m + n * pixel_m, optics);
         let datasets: DatasetRecord[];
         if (withEds) {
-          datasets = renderEdxFrame(particles, this.specimen.elements, field, this.spec.edx_frame_s, optics, this.rng.edxFrame);
+          datasets = renderEdxFrame(particles, this.specimen.elements, field, this.spec.edx_frame_s, optics, this.rng.edxFrame, frame_time_s);
           if (!withHaadf) datasets = datasets.filter((d) => d.name !== 'image/HAADF');
         } else {
-          datasets = [renderHaadf(particles, this.specimen.elements, field, dwell_time, optics, this.rng.haadf)];
+          datasets = [renderHaadf(particles, this.specimen.elements, field, dwell_time, optics, this.rng.haadf, frame_time_s)];
         }
-        datasets = datasets.map((d) => cropImage({ ...d, attrs: { ...d.attrs, frame_time_s, scan_region: [...scan_region] } }, rows, cols));
+        datasets = datasets.map((d) => cropImage({ ...d, attrs: { ...d.attrs, scan_region: [...scan_region] } }, rows, cols));
         return { attrs: { kind: withEds ? 'edx-frame' : 'haadf', acquired_s: end_s, detectors: [...detectors], tuned: state.tuned }, datasets };
       },
     };
@@ -114,13 +114,14 @@ export class Acquisitions {
     const aperture = EELS_APERTURES[state.eels.aperture_index]!;
     const optics: Optics = { ...base, signal_factor: base.signal_factor * aperture.collection };
     const { exposure_time, number_of_frames, offset } = state.eels;
+    const dispersion_eV = EELS_DISPERSIONS_eV[state.eels.dispersion_index]!;
     return {
       kind: 'eels',
       prefix: 'spectrum_eels',
       extension: '.h5',
       render: (end_s) => {
         const particles = this.particlesNear(beam_m[0], beam_m[1], beam_m[0], beam_m[1], optics);
-        const spectrum = renderEelsSpectrum(particles, beam_m, exposure_time, number_of_frames, offset, optics, this.specimen.truth, this.rng.eels);
+        const spectrum = renderEelsSpectrum(particles, beam_m, exposure_time, number_of_frames, offset, optics, this.specimen.truth, this.rng.eels, dispersion_eV);
         return {
           attrs: { kind: 'eels', acquired_s: end_s, tuned: state.tuned, aperture: aperture.name, dispersion_index: state.eels.dispersion_index },
           datasets: [spectrum],

@@ -1,6 +1,7 @@
 import { enablePatches, freeze, produceWithPatches, type Draft, type Patch } from 'immer';
 import { findAttribute, type DeviceName } from '../../protocol/commands.js';
 import type { InstrumentSpec } from '../../protocol/scenario.js';
+import { EELS_DEFAULT_DISPERSION_eV } from '../signals/index.js';
 
 enablePatches();
 
@@ -109,9 +110,12 @@ export function transition(state: InstrumentState, recipe: Recipe): { state: Ins
   return { state: next, patches };
 }
 
-/** EELS dispersions offered by the spectrometer, eV per channel (index = position). */
-export const EELS_DISPERSIONS_eV = [0.025, 0.05, 0.1, 0.25, 0.5, 1] as const;
-export const DEFAULT_DISPERSION_INDEX = 2;
+/**
+ * EELS dispersions offered by the spectrometer, eV per channel (index = position). The default,
+ * the signal model's, spans 0-51 eV over 2048 channels: the low-loss region of the target feature.
+ */
+export const EELS_DISPERSIONS_eV = [EELS_DEFAULT_DISPERSION_eV, 0.05, 0.1, 0.25, 0.5, 1] as const;
+export const DEFAULT_DISPERSION_INDEX = 0;
 
 /**
  * EELS entrance apertures and the share of the inelastic signal each collects, relative to the
