@@ -115,6 +115,21 @@ describe('data store', () => {
     expect(refusal(() => store.get('nope.h5')).description).toMatch(/spectrum_eels_20260101T000003000000\.h5/);
   });
 
+  it('drops the oldest records past its byte budget, never the newest, and says so when one is read', () => {
+    const store = new DataStore(2000);
+    const data = (n: number) => [{ name: 'spectrum', shape: [n], dtype: 'float64' as const, attrs: {}, values: new Float64Array(n) }];
+    const a = store.put('spectrum_eds', '.h5', 1, {}, data(100));
+    const b = store.put('spectrum_eds', '.h5', 2, {}, data(100));
+    expect(store.heldBytes).toBe(1600);
+    const c = store.put('spectrum_eds', '.h5', 3, {}, data(100));
+    expect(store.keys()).toEqual([b, c]);
+    expect(refusal(() => store.get(a))).toMatchObject({ reason: 'API_DataEvicted' });
+    const big = store.put('spectrum_eds', '.h5', 4, {}, data(1000));
+    expect(store.keys()).toEqual([big]);
+    expect(store.get(big).datasets[0]!.shape).toEqual([1000]);
+    expect(store.put('spectrum_eds', '.h5', 1, {}, [])).not.toBe(a);
+  });
+
   test.prop([fc.array(fc.double({ min: 0, max: 1e4, noNaN: true }), { maxLength: 40 })])('never reuses a key', (times) => {
     const store = new DataStore();
     const keys = times.map((t) => store.put('spectrum_eds', '.h5', t, {}, []));

@@ -6,11 +6,25 @@ import { timestampKey } from '../../protocol/data.js';
  * virtual time of the acquisition (src/protocol/data.ts timestampKey), so a seeded run names its
  * data identically every time; two acquisitions in the same microsecond get the next free
  * microsecond, keeping the real server's key shape.
+ *
+ * A long session (a served twin) would otherwise grow without bound: past `maxBytes` of array
+ * data the oldest records are dropped (never the newest), and reading one says so.
  */
 export class DataStore {
   private readonly records = new Map<string, DataRecord>();
+  private readonly evicted = new Set<string>();
+  private bytes = 0;
 
-  constructor(private readonly uriBase = 'twin://data/') {}
+  constructor(
+    /** Array bytes kept before the oldest records are dropped (default 1 GiB). */
+    readonly maxBytes = 2 ** 30,
+    private readonly uriBase = 'twin://data/',
+  ) {}
+
+  /** Array bytes currently held. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
 
   get size(): number {
     return this.records.size;
@@ -25,9 +39,16 @@ export class DataStore {
     let key = '';
     for (let bump = 0; ; bump++) {
       key = timestampKey(prefix, t_s + bump * 1e-6).replace(/\.h5$/, extension);
-      if (!this.records.has(key)) break;
+      if (!this.records.has(key) && !this.evicted.has(key)) break;
     }
     this.records.set(key, { key, uri: `${this.uriBase}${key}`, format: extension === '.h5' ? 'hdf5' : 'tiff', attrs, datasets });
+    this.bytes += recordBytes(datasets);
+    for (const [oldest, record] of this.records) {
+      if (this.bytes <= this.maxBytes || oldest === key) break;
+      this.records.delete(oldest);
+      this.evicted.add(oldest);
+      this.bytes -= recordBytes(record.datasets);
+    }
     return key;
   }
 
@@ -39,6 +60,13 @@ export class DataStore {
   get(key: string): DataRecord {
     const record = this.records.get(key);
     if (record) return record;
+    if (this.evicted.has(key)) {
+      throw new InstrumentError(
+        'API_DataEvicted',
+        `the data under "${key}" was dropped: the store keeps the latest ${(this.maxBytes / 2 ** 20).toFixed(0)} MiB of acquisitions; read data back soon after acquiring it.`,
+        'DATA.get_data_from_key',
+      );
+    }
     const latest = [...this.records.keys()].slice(-3);
     throw new InstrumentError(
       'API_DataNotFound',
@@ -47,4 +75,10 @@ export class DataStore {
       'DATA.get_data_from_key',
     );
   }
+}
+
+function recordBytes(datasets: readonly DatasetRecord[]): number {
+  let n = 0;
+  for (const d of datasets) n += d.values.byteLength;
+  return n;
 }
