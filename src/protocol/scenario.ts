@@ -134,7 +134,7 @@ export const DEFAULT_SCENARIO: Omit<Scenario, 'name' | 'description'> = {
     alpha: 1,
     c_local: 1,
     switching: { enabled: true, mc_samples: 256, novelty_lambda: 0, novelty_d0: 0.1 },
-    overview: { imsize: 256, dwell_time_s: 2e-6 },
+    overview: { imsize: 1024, dwell_time_s: 2e-6 },
     eels: { exposure_time_s: 1, number_of_frames: 1 },
     gp: { kernel: 'matern52', refit_every: 10, restarts: 3, noise_floor: 1e-6 },
     error_grid_step: 0.1,

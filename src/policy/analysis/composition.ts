@@ -225,7 +225,7 @@ const SIDE_MIN_eV = 1000;
 
 /**
  * Composition from an EDX point spectrum. Per element: counts in its quant window (line +- 100 eV)
- * minus the continuum under it, interpolated linearly from the nearest 100 eV side windows on
+ * minus the continuum under it, interpolated as a power law (Kramers: ~1/E) from the nearest 100 eV side windows on
  * either side that are clear of every line of the listed elements (2.5 FWHM); then as for the
  * frame. Lines of other elements overlapping a quant window are not deconvolved. When the net
  * signal is too weak (no particle under the beam), the fractions are 1/D with infinite sigma.
@@ -269,12 +269,18 @@ export function quantifyPointSpectrum(spectrum: DataRecord, elements: string[], 
     let bgVar = 0;
     const width = 2 * EDX_WINDOW_HALF_eV;
     if (left !== undefined && right !== undefined) {
-      const wR = (centre - left) / (right - left);
-      const wL = 1 - wR;
       const mL = perEv(left);
       const mR = perEv(right);
-      bg = width * (wL * mL + wR * mR);
-      bgVar = width * width * ((wL * wL * mL + wR * wR * mR) / SIDE_WIDTH_eV);
+      if (mL > 0 && mR > 0) {
+        // Power law through the two sides (Kramers' continuum falls as ~1/E: a straight line would overshoot).
+        const t = Math.log(centre / left) / Math.log(right / left);
+        bg = width * Math.pow(mL, 1 - t) * Math.pow(mR, t);
+        bgVar = bg * bg * (((1 - t) ** 2 / mL + t * t / mR) / SIDE_WIDTH_eV);
+      } else {
+        const wR = (centre - left) / (right - left);
+        bg = width * ((1 - wR) * mL + wR * mR);
+        bgVar = width * width * (((1 - wR) ** 2 * Math.max(mL, 0) + wR * wR * Math.max(mR, 0)) / SIDE_WIDTH_eV);
+      }
     } else if (left !== undefined || right !== undefined) {
       const m = perEv((left ?? right)!);
       bg = width * m;

@@ -11,10 +11,11 @@ import { invert, solve, weightedLeastSquares } from './linear.js';
  *    second time without the channels the first fit leaves more than 3 sigma above; then a
  *    matched filter (a Gaussian of the expected width) over the residual gives the most
  *    significant peak. Below `minSignificance` there is no feature: null.
- * 2. Fit: in a window of +-`fitHalfWidth_eV` around it, background x Gaussian peak (6 parameters)
- *    by Levenberg-Marquardt with Poisson weights (1 / model, re-evaluated every step).
+ * 2. Fit: in a window of +-`fitHalfWidth_eV` around it, background + Gaussian peak (6 parameters),
+ *    maximum likelihood for Poisson counts: Levenberg-Marquardt on the deviance with Fisher-scoring
+ *    steps (weights 1 / model, re-evaluated every step).
  * 3. Uncertainty: the position's standard error from the inverse Fisher information, inflated by
- *    sqrt(reduced chi^2) when the model fits worse than counting noise allows. The peak is kept
+ *    sqrt(deviance per degree of freedom) when the model fits worse than counting noise allows. The peak is kept
  *    when its area is at least `minSignificance` standard errors and its width is plausible.
  */
 
@@ -79,15 +80,18 @@ export function extractTarget(eels: DataRecord, opts: ExtractTargetOptions = {})
   coef = weightedLeastSquares(quiet.length >= 8 ? quiet : usable, logY, y, 3, basis) ?? coef;
   const kernel = new Float64Array(2 * kr + 1);
   for (let k = -kr; k <= kr; k++) kernel[k + kr] = Math.exp(-0.5 * ((k * disp) / sigma0) ** 2);
+  const bg = new Float64Array(n);
+  for (let i = first; i < n; i++) bg[i] = bgAt(coef, i);
   let best = -Infinity;
   let bestAt = -1;
   for (let c = first + kr; c < n - kr; c++) {
     let s = 0;
     let v = 0;
     for (let k = -kr; k <= kr; k++) {
-      const b = bgAt(coef, c + k);
-      s += (y[c + k]! - b) * kernel[k + kr]!;
-      v += Math.max(b, 1) * kernel[k + kr]! ** 2;
+      const b = bg[c + k]!;
+      const w = kernel[k + kr]!;
+      s += (y[c + k]! - b) * w;
+      v += (b > 1 ? b : 1) * w * w;
     }
     const z = s / Math.sqrt(v);
     if (z > best) {
@@ -170,8 +174,10 @@ function fitPeak(idx: number[], y: Float64Array, energy: (i: number) => number, 
       const g = (Math.exp(-0.5 * z * z) * GAUSS_NORM * disp) / s!;
       const v = bg + A! * g;
       model[r] = v;
-      const res = y[idx[r]!]! - v;
-      chi2 += (res * res) / Math.max(v, 1);
+      // Poisson deviance: its minimum is the maximum-likelihood fit the scoring steps below aim at.
+      const obs = y[idx[r]!]!;
+      const vm = Math.max(v, 1e-9);
+      chi2 += 2 * (vm - obs + (obs > 0 ? obs * Math.log(obs / vm) : 0));
       if (withJacobian) {
         J[r * P] = bg;
         J[r * P + 1] = bg * u;

@@ -85,7 +85,13 @@ class Campaign {
     let failures = 0;
     while (this.iterations.length < p.seed_particles + p.iterations) {
       const candidate = this.choose();
-      if (!candidate) break; // nothing measurable anywhere the policy can reach
+      if (!candidate) {
+        // Every particle found so far is measured: survey the next region, or stop when none is left.
+        const next = this.strategy.nextUnvisited(this.current.region, this.surveyed);
+        if (!next) break;
+        await this.enter(next);
+        continue;
+      }
       const record = await this.measure(candidate, 'bo');
       if (!record) {
         if (++failures > p.iterations) throw new Error(`campaign: more than ${p.iterations} EELS measurements found no target feature; is the overview finding real particles?`);
