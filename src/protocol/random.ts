@@ -63,13 +63,13 @@ export class Rng {
   }
 
   /**
-   * Poisson. Knuth's product method for small means; above 30 the PTRS transformed-rejection
-   * method of Hoermann (1993), exact and O(1).
+   * Poisson. Knuth's product method for small means (cost grows with the mean); from 10 up the
+   * PTRS transformed-rejection method of Hoermann (1993), exact and O(1).
    */
   poisson(lambda: number): number {
     if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new RangeError(`poisson: mean must be a finite number >= 0, got ${lambda}`);
     if (lambda === 0) return 0;
-    if (lambda < 30) {
+    if (lambda < 10) {
       const limit = Math.exp(-lambda);
       let k = 0;
       let p = this.next();

@@ -39,7 +39,7 @@ export async function connectRemoteInstrument(url: string, opts: RemoteOptions =
   const headers: Record<string, string> = {};
   if (opts.token !== undefined) headers['authorization'] = `Bearer ${opts.token}`;
   if (opts.clientName !== undefined) headers['x-client-id'] = opts.clientName;
-  const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers } });
+  const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers }, fetch: perRequestSignals() });
   const client = new Client({ name: opts.clientName ?? 'stem-twin-remote', version: '0.1.0' });
   try {
     await client.connect(transport);
@@ -61,6 +61,28 @@ export async function connectRemoteInstrument(url: string, opts: RemoteOptions =
     await client.close().catch(() => undefined);
     throw connectionError(e, url);
   }
+}
+
+/**
+ * The SDK transport hands its one connection-wide AbortSignal to every fetch, and undici keeps a
+ * listener on it per request until garbage collection: requests get slower and Node warns after
+ * 1500. Each POST/DELETE gets its own signal instead, linked to the connection's while the request
+ * is in flight; the long-lived GET (server-sent events) keeps the connection's signal.
+ */
+function perRequestSignals(base: typeof fetch = fetch): typeof fetch {
+  return async (url, init) => {
+    const outer = init?.signal;
+    if (!outer || (init?.method ?? 'GET').toUpperCase() === 'GET') return base(url, init);
+    const inner = new AbortController();
+    const forward = () => inner.abort(outer.reason);
+    if (outer.aborted) inner.abort(outer.reason);
+    else outer.addEventListener('abort', forward, { once: true });
+    try {
+      return await base(url, { ...init, signal: inner.signal });
+    } finally {
+      outer.removeEventListener('abort', forward);
+    }
+  };
 }
 
 function connectionError(e: unknown, url: string): InstrumentError {
@@ -263,7 +285,9 @@ function toolError(result: CallToolResult, origin: string): InstrumentError {
     .join('\n');
   try {
     const parsed = JSON.parse(text) as Record<string, unknown>;
-    if (typeof parsed.reason === 'string' && typeof parsed.description === 'string') return new InstrumentError(parsed.reason, parsed.description, origin);
+    if (typeof parsed.reason === 'string' && typeof parsed.description === 'string') {
+      return new InstrumentError(parsed.reason, parsed.description, typeof parsed.origin === 'string' && parsed.origin ? parsed.origin : origin);
+    }
   } catch {
     // Not JSON.
   }

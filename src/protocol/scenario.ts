@@ -90,6 +90,8 @@ export interface PolicySpec {
     novelty_d0: number;
   };
   overview: { imsize: number; dwell_time_s: number };
+  /** EDX frames are binned coarser than the overview, for counts per pixel. */
+  edx_frame: { imsize: number };
   eels: { exposure_time_s: number; number_of_frames: number };
   gp: { kernel: 'matern52' | 'rbf'; refit_every: number; restarts: number; noise_floor: number };
   /** Simplex grid step for the error metric (paper: 0.1). */
@@ -135,6 +137,7 @@ export const DEFAULT_SCENARIO: Omit<Scenario, 'name' | 'description'> = {
     c_local: 1,
     switching: { enabled: true, mc_samples: 256, novelty_lambda: 0, novelty_d0: 0.1 },
     overview: { imsize: 1024, dwell_time_s: 2e-6 },
+    edx_frame: { imsize: 256 },
     eels: { exposure_time_s: 1, number_of_frames: 1 },
     gp: { kernel: 'matern52', refit_every: 10, restarts: 3, noise_floor: 1e-6 },
     error_grid_step: 0.1,
@@ -204,6 +207,7 @@ export const SCENARIO_SCHEMA = obj(
       c_local: num(0, 1000, { exclusiveMinimum: 0 }),
       switching: obj({ enabled: { type: 'boolean' }, mc_samples: int(1, 100_000), novelty_lambda: num(0, 100), novelty_d0: num(0.001, 10) }),
       overview: obj({ imsize: int(16, 4096), dwell_time_s: num(1e-9, 10) }),
+      edx_frame: obj({ imsize: int(16, 4096) }),
       eels: obj({ exposure_time_s: num(1e-6, 5), number_of_frames: int(1, 5) }),
       gp: obj({ kernel: { enum: ['matern52', 'rbf'] }, refit_every: int(1, 100_000), restarts: int(1, 100), noise_floor: num(0, 1) }),
       error_grid_step: num(0.01, 0.5),

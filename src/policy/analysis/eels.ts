@@ -7,7 +7,7 @@ import { invert, solve, weightedLeastSquares } from './linear.js';
  * region. Channel i is centred at offset + i x dispersion.
  *
  * 1. Locate: fit a smooth background exp(a + b u + c u^2), u = ln E (a power law with curvature,
- *    the usual low-loss background model) to all channels above `minEnergy_eV`, twice, the
+ *    the usual low-loss background model) to all channels above `minEnergy_eV` (in 0.5 eV bins), twice, the
  *    second time without the channels the first fit leaves more than 3 sigma above; then a
  *    matched filter (a Gaussian of the expected width) over the residual gives the most
  *    significant peak. Below `minSignificance` there is no feature: null.
@@ -59,25 +59,40 @@ export function extractTarget(eels: DataRecord, opts: ExtractTargetOptions = {})
   const kr = Math.max(1, Math.ceil((3 * sigma0) / disp));
   if (n - first < 2 * kr + 8) return null;
 
-  // 1. Background over the whole usable range, then the matched filter.
-  const usable: number[] = [];
-  for (let i = first; i < n; i++) if (y[i]! > 0) usable.push(i);
-  const logY = new Float64Array(n);
-  for (const i of usable) logY[i] = Math.log(y[i]!);
-  const basis = (i: number, out: Float64Array) => {
-    const u = Math.log(energy(i));
+  // 1. Background over the whole usable range, on bins of ~0.5 eV so that logs of counts are not
+  //    biased by empty channels; then the matched filter.
+  const binW = Math.max(1, Math.round(0.5 / disp));
+  const nb = Math.floor((n - first) / binW);
+  if (nb < 8) return null;
+  const binY = new Float64Array(nb);
+  const binLogY = new Float64Array(nb);
+  const binU = new Float64Array(nb);
+  const bins: number[] = [];
+  for (let k = 0; k < nb; k++) {
+    let sum = 0;
+    for (let i = first + k * binW; i < first + (k + 1) * binW; i++) sum += y[i]!;
+    binY[k] = sum;
+    binU[k] = Math.log(energy(first + k * binW + (binW - 1) / 2));
+    if (sum > 0) {
+      binLogY[k] = Math.log(sum / binW);
+      bins.push(k);
+    }
+  }
+  const basis = (k: number, out: Float64Array) => {
     out[0] = 1;
-    out[1] = u;
-    out[2] = u * u;
+    out[1] = binU[k]!;
+    out[2] = binU[k]! * binU[k]!;
   };
-  let coef = weightedLeastSquares(usable, logY, y, 3, basis);
+  if (bins.length < 8) return null;
+  let coef = weightedLeastSquares(bins, binLogY, binY, 3, basis);
   if (!coef) return null;
   const bgAt = (c: Float64Array, i: number) => {
     const u = Math.log(energy(i));
     return Math.exp(c[0]! + c[1]! * u + c[2]! * u * u);
   };
-  const quiet = usable.filter((i) => (y[i]! - bgAt(coef!, i)) / Math.sqrt(Math.max(bgAt(coef!, i), 1)) < 3);
-  coef = weightedLeastSquares(quiet.length >= 8 ? quiet : usable, logY, y, 3, basis) ?? coef;
+  const binBg = (c: Float64Array, k: number) => binW * Math.exp(c[0]! + c[1]! * binU[k]! + c[2]! * binU[k]! ** 2);
+  const quiet = bins.filter((k) => (binY[k]! - binBg(coef!, k)) / Math.sqrt(Math.max(binBg(coef!, k), 1)) < 3);
+  coef = weightedLeastSquares(quiet.length >= 8 ? quiet : bins, binLogY, binY, 3, basis) ?? coef;
   const kernel = new Float64Array(2 * kr + 1);
   for (let k = -kr; k <= kr; k++) kernel[k + kr] = Math.exp(-0.5 * ((k * disp) / sigma0) ** 2);
   const bg = new Float64Array(n);
@@ -91,7 +106,7 @@ export function extractTarget(eels: DataRecord, opts: ExtractTargetOptions = {})
       const b = bg[c + k]!;
       const w = kernel[k + kr]!;
       s += (y[c + k]! - b) * w;
-      v += (b > 1 ? b : 1) * w * w;
+      v += (b > 1e-3 ? b : 1e-3) * w * w;
     }
     const z = s / Math.sqrt(v);
     if (z > best) {

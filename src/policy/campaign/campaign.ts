@@ -264,7 +264,8 @@ class Campaign {
   private async enter(region: Region): Promise<void> {
     await this.leave();
     const arrived = (await this.ms.now_s()) - this.start_s;
-    const survey = await surveyRegion(this.ms, region, this.elements, this.nextParticleId);
+    const p = this.scenario.policy;
+    const survey = await surveyRegion(this.ms, region, this.elements, this.nextParticleId, { overview: p.overview.imsize, edx: p.edx_frame.imsize });
     this.nextParticleId += survey.particles.length;
     const usable = survey.particles.filter((k) => k.composition !== null);
     const s: Surveyed = { region, particles: survey.particles, usable, pool: this.model.poolOf(usable.map((k) => k.composition!)) };

@@ -38,12 +38,14 @@ export interface SurveyResult {
  * The per-region workflow of model.md section 2: centre the stage on the region, retune,
  * take a HAADF overview to find particles, and an EDX frame to quantify them.
  */
-export async function surveyRegion(ms: Microscope, region: Region, elements: string[], firstId: number): Promise<SurveyResult> {
+export async function surveyRegion(ms: Microscope, region: Region, elements: string[], firstId: number, imsize: { overview: number; edx: number }): Promise<SurveyResult> {
   const [x, y] = await ms.getStage();
   if (Math.hypot(x! - region.center_m[0], y! - region.center_m[1]) > 1e-9) await ms.moveStageXY(region.center_m[0], region.center_m[1]);
   await ms.autoFocus();
+  await ms.setScan({ imsize: imsize.overview });
   const overviewKey = await ms.acquireScannedImage(['haadf']);
   const found = findParticles(await ms.getData(overviewKey));
+  await ms.setScan({ imsize: imsize.edx });
   const frameKey = await ms.acquireScannedImage(['haadf', 'eds']);
   const compositions = quantifyFromFrame(await ms.getData(frameKey), found, elements);
   const particles = found.map((p, i) => {
