@@ -137,12 +137,12 @@ describe('script time = sum of the latency model terms', () => {
     for (const c of LATENCY_CATEGORIES) expect(Math.abs(result.totals_s[c] - expected[c]!)).toBeLessThan(1e-9);
     const expectedTotal = LATENCY_CATEGORIES.reduce((s, c) => s + expected[c]!, 0);
     expect(Math.abs(result.total_s - expectedTotal)).toBeLessThan(1e-9);
-    // The clock agrees: commands run back to back from 0, each breakdown summing to its span.
+    // The clock agrees: commands run back to back from 0, each breakdown summing exactly to its span.
     let t = 0;
     for (const e of result.commands) {
       expect(e.start_s).toBeCloseTo(t, 9);
       const span = LATENCY_CATEGORIES.reduce((s, c) => s + (e.breakdown_s[c] ?? 0), 0);
-      expect(Math.abs(span - (e.end_s - e.start_s))).toBeLessThan(1e-9);
+      expect(span).toBe(e.end_s - e.start_s);
       t = e.end_s;
     }
     expect(Math.abs(t - result.total_s)).toBeLessThan(1e-9);

@@ -134,12 +134,14 @@ export class InstrumentTwin implements TwinEndpoint {
         } catch (e) {
           const breakdown_s: Breakdown = { control_overhead: overhead_s };
           await this.sim.timeout(overhead_s);
+          absorbRounding(breakdown_s, this.sim.now - start_s);
           this.emitEnd(seq, start_s, breakdown_s, e);
           throw e;
         }
         const breakdown_s: Breakdown = { ...plan.breakdown, control_overhead: (plan.breakdown.control_overhead ?? 0) + overhead_s };
         await this.sim.timeout(breakdownTotal_s(breakdown_s));
         const end_s = this.sim.now;
+        absorbRounding(breakdown_s, end_s - start_s);
         let value: unknown = plan.value ?? null;
         try {
           if (plan.recipe) this.commit(end_s, (d) => plan.recipe!(d, end_s));
@@ -195,6 +197,18 @@ export class InstrumentTwin implements TwinEndpoint {
 function checkDevice(device: unknown, origin: string): void {
   if (!(DEVICES as readonly unknown[]).includes(device)) {
     throw new InstrumentError('API_DeviceNotFound', `no device "${String(device)}"; devices: ${DEVICES.join(', ')}.`, origin);
+  }
+}
+
+/**
+ * The clock adds the command's total to its start time, which rounds; the rounding (an ulp or
+ * so) goes into the round trip, so that the parts sum, in category order, to end - start exactly.
+ */
+function absorbRounding(b: Breakdown, span_s: number): void {
+  for (let i = 0; i < 4; i++) {
+    const r = span_s - breakdownTotal_s(b);
+    if (r === 0) return;
+    b.control_overhead = (b.control_overhead ?? 0) + r;
   }
 }
 
