@@ -158,6 +158,18 @@ describe('instrument commands', () => {
     for (const el of scenario.specimen.elements) expect(names).toContain(`image/EDS_${el}`);
   });
 
+  it('takes detector names in any case; "eds" alone records the element maps without the HAADF', async () => {
+    const t = twin();
+    await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'imsize', value: 16 });
+    expect((await exec(t, 'acquire_scanned_image', ['HAADF'])).value).toMatch(/^stem_image_HAADF_\d/);
+    const key = (await exec(t, 'acquire_scanned_image', ['eds'])).value as string;
+    expect(key).toMatch(/^stem_image_EDS_\d/);
+    const names = (await t.instrument.getData(key)).datasets.map((d) => d.name);
+    expect(names).not.toContain('image/HAADF');
+    expect(names).toContain('image/EDS_background');
+    expect((await refused(exec(t, 'acquire_scanned_image', ['haadf', 'HAADF']))).description).toMatch(/listed twice/);
+  });
+
   it('scans only the scan region, at the full frame pixel size', async () => {
     const t = twin();
     await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'imsize', value: 64 });
@@ -167,6 +179,32 @@ describe('instrument commands', () => {
     const img = dataset(await t.instrument.getData(o.value as string), 'image/HAADF');
     expect(img.shape).toEqual([16, 32]);
     expect(img.values.length).toBe(16 * 32);
+  });
+
+  it('maps a region scan onto the same specimen positions as the full frame', async () => {
+    const t = twin();
+    const p = t.specimen.particles.find((q) => q.radius_m > 15e-9)!;
+    await exec(t, 'move_stage', [p.x_m + 20e-9, p.y_m - 30e-9, 0, 0, 0]);
+    await exec(t, 'auto_focus');
+    await exec(t, 'set_fov', 400e-9);
+    await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'imsize', value: 64 });
+    await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'dwell_time', value: 1e-4 });
+    const argmax = (v: Float64Array, cols: number) => {
+      let k = 0;
+      for (let i = 1; i < v.length; i++) if (v[i]! > v[k]!) k = i;
+      return [Math.floor(k / cols), k % cols];
+    };
+    const full = dataset(await t.instrument.getData((await exec(t, 'acquire_scanned_image')).value as string), 'image/HAADF');
+    await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'scan_region', value: [0.25, 0.25, 0.5, 0.375] });
+    const part = dataset(await t.instrument.getData((await exec(t, 'acquire_scanned_image')).value as string), 'image/HAADF');
+    expect(part.shape).toEqual([24, 32]);
+    const [fi, fj] = argmax(full.values, 64);
+    const [pi, pj] = argmax(part.values, 32);
+    expect(Math.abs(pi! + 16 - fi!)).toBeLessThanOrEqual(1);
+    expect(Math.abs(pj! + 16 - fj!)).toBeLessThanOrEqual(1);
+    // The particle sits 20 nm left of and 30 nm below the field centre: pixel size 6.25 nm.
+    expect(Math.abs(fj! + 0.5 - (32 - 20 / 6.25))).toBeLessThanOrEqual(1.5);
+    expect(Math.abs(fi! + 0.5 - (32 + 30 / 6.25))).toBeLessThanOrEqual(1.5);
   });
 
   it('acquire_spectrum: an EDX point spectrum in exposure + overhead', async () => {
