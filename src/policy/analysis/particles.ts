@@ -145,26 +145,28 @@ export function findParticles(image: DataRecord, opts: FindParticlesOptions = {}
     lnTail = (s, n) => (sd > 0 ? lnNormalTail((s - n * b) / (2 * sd)) : s > n * b ? -Infinity : 0);
   }
 
-  // 2. Significance of every 2 x 2 box (anchored at its top-left pixel).
+  // 2. Every 2 x 2 box sum (anchored at its top-left pixel) against the sums whose tail
+  //    probabilities are the seed and grow levels (the tail falls monotonically with the sum).
   const bRows = rows - 1;
   const bCols = cols - 1;
-  const lnp = new Float64Array(bRows * bCols);
+  const boxSum = new Float64Array(bRows * bCols);
   for (let i = 0; i < bRows; i++) {
     for (let j = 0; j < bCols; j++) {
       const k = i * cols + j;
-      lnp[i * bCols + j] = lnTail(v[k]! + v[k + 1]! + v[k + cols]! + v[k + cols + 1]!, 4);
+      boxSum[i * bCols + j] = v[k]! + v[k + 1]! + v[k + cols]! + v[k + cols + 1]!;
     }
   }
   const lnSeed = Math.log(falseAlarms / (bRows * bCols));
-  const lnGrow = Math.max(lnSeed, Math.log(growP));
+  const seedSum = sumAtTail(lnTail, lnSeed, 4 * b, Math.sqrt(Math.max(bg.variance, 1e-12) * 4));
+  const growSum = Math.min(seedSum, sumAtTail(lnTail, Math.log(growP), 4 * b, Math.sqrt(Math.max(bg.variance, 1e-12) * 4)));
 
   const visited = new Uint8Array(bRows * bCols);
   const pixelOwner = new Int32Array(rows * cols).fill(-1);
   const stack: number[] = [];
   const regionPixels: number[] = [];
   const candidates: Candidate[] = [];
-  for (let seed = 0; seed < lnp.length; seed++) {
-    if (visited[seed] || !(lnp[seed]! < lnSeed)) continue;
+  for (let seed = 0; seed < boxSum.length; seed++) {
+    if (visited[seed] || !(boxSum[seed]! >= seedSum)) continue;
     // Grow the region over connected significant boxes; collect their pixels once.
     const id = candidates.length;
     regionPixels.length = 0;
@@ -186,7 +188,7 @@ export function findParticles(image: DataRecord, opts: FindParticlesOptions = {}
           const nj = bj + dj;
           if (ni < 0 || nj < 0 || ni >= bRows || nj >= bCols) continue;
           const nb = ni * bCols + nj;
-          if (!visited[nb] && lnp[nb]! < lnGrow) {
+          if (!visited[nb] && boxSum[nb]! >= growSum) {
             visited[nb] = 1;
             stack.push(nb);
           }
@@ -220,6 +222,19 @@ export function findParticles(image: DataRecord, opts: FindParticlesOptions = {}
     .filter((c) => c.keep)
     .map(({ keep: _keep, ...p }) => p)
     .sort((p, q) => p.y_m - q.y_m || p.x_m - q.x_m);
+}
+
+/** The smallest box sum whose tail log-probability is below `lnTarget` (bisection; the tail falls with the sum). */
+function sumAtTail(lnTail: (sum: number, pixels: number) => number, lnTarget: number, mean: number, sd: number): number {
+  let lo = mean;
+  let hi = mean + 10 * sd + 10;
+  while (lnTail(hi, 4) >= lnTarget) hi = mean + 2 * (hi - mean);
+  for (let i = 0; i < 60; i++) {
+    const mid = 0.5 * (lo + hi);
+    if (lnTail(mid, 4) < lnTarget) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }
 
 interface Moments {

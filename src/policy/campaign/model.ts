@@ -3,6 +3,9 @@ import type { PolicySpec } from '../../protocol/scenario.js';
 import { GaussianProcess, PosteriorPool } from '../gp/index.js';
 import { simplexBounds, simplexGrid } from '../simplex.js';
 
+/** Observations before the first hyperparameter fit. */
+const MIN_FIT = 8;
+
 /**
  * The campaign's surrogate: one GP over (measured composition -> target eV), refitted on a
  * schedule and updated by exact rank-1 steps in between, plus the simplex grid on which the
@@ -37,28 +40,31 @@ export class CampaignModel {
   }
 
   /**
-   * Adds one measurement. Refits the hyperparameters when the data has grown by refit_every
-   * points and by half since the last fit (so refits thin out as each gets dearer, O(n^3));
-   * otherwise extends the posterior by an exact rank-1 update.
+   * Adds one measurement. Below MIN_FIT points the hyperparameters stay at their neutral start
+   * (a fit to three points is mostly noise) and the data is re-standardised at each point; from
+   * then on they are refitted when the data has grown by refit_every points and by half since
+   * the last fit (refits thin out as each gets dearer, O(n^3)); in between, an exact rank-1 update.
    */
   observe(composition: Float64Array, value_eV: number): void {
     const n = this.gp.n + 1;
-    if (this.fits === 0 || (n - this.lastFitN >= this.spec.refit_every && n >= 1.5 * this.lastFitN)) {
-      const { X, y } = this.gp.data();
-      const Xn = new Float64Array(X.length + this.dims);
-      Xn.set(X);
-      Xn.set(composition, X.length);
-      const yn = new Float64Array(y.length + 1);
-      yn.set(y);
-      yn[y.length] = value_eV;
-      this.gp.setData(Xn, yn, this.fits ? this.gp.hyperparameters : undefined);
-      // Later fits start from the current optimum; one extra random start guards against a poor basin.
-      this.gp.fit(this.rng, { restarts: this.fits === 0 ? this.spec.restarts : Math.min(2, this.spec.restarts), maxIterations: 60 });
-      this.lastFitN = n;
-      this.fits++;
-    } else {
+    const due = n >= MIN_FIT && (this.fits === 0 || (n - this.lastFitN >= this.spec.refit_every && n >= 1.5 * this.lastFitN));
+    if (n >= MIN_FIT && !due) {
       this.gp.addObservation(composition, value_eV);
+      return;
     }
+    const { X, y } = this.gp.data();
+    const Xn = new Float64Array(X.length + this.dims);
+    Xn.set(X);
+    Xn.set(composition, X.length);
+    const yn = new Float64Array(y.length + 1);
+    yn.set(y);
+    yn[y.length] = value_eV;
+    this.gp.setData(Xn, yn, n > 1 ? this.gp.hyperparameters : undefined);
+    if (!due) return;
+    // Later fits start from the current optimum; one extra random start guards against a poor basin.
+    this.gp.fit(this.rng, { restarts: this.fits === 0 ? this.spec.restarts : Math.min(2, this.spec.restarts), maxIterations: 60 });
+    this.lastFitN = n;
+    this.fits++;
   }
 
   /** Mean predictive sd (eV) over the grid, and the mean absolute error against the truth. */

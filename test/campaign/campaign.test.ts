@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { runSession } from '../../src/server/session.js';
+import { LATENCY_CATEGORIES } from '../../src/protocol/timing.js';
+import { smallScenario } from './fixtures.js';
+
+describe('campaign runner', () => {
+  it('runs the paper workflow end to end and records every iteration', async () => {
+    const scenario = smallScenario();
+    const events: string[] = [];
+    const record = await runSession(scenario, { seed: 3, onEvent: (e) => events.push(e.type) });
+    const s = record.summary;
+    expect(s.iterations).toBe(12);
+    expect(record.iterations).toHaveLength(15);
+    expect(record.iterations.slice(0, 3).every((it) => it.phase === 'seed')).toBe(true);
+    expect(s.regions_visited).toBeGreaterThanOrEqual(1);
+    expect(events.filter((e) => e === 'iteration')).toHaveLength(15);
+    // Time only moves forward, and the breakdown adds up to the campaign's wall clock.
+    for (let i = 1; i < record.iterations.length; i++) expect(record.iterations[i]!.time_s).toBeGreaterThan(record.iterations[i - 1]!.time_s);
+    const sum = LATENCY_CATEGORIES.reduce((a, c) => a + s.breakdown_s[c], 0);
+    expect(sum).toBeCloseTo(s.wall_clock_s, 6);
+    expect(s.breakdown_s.eels).toBeGreaterThanOrEqual(15 * scenario.policy.eels.exposure_time_s);
+    expect(s.breakdown_s.edx).toBeGreaterThanOrEqual(s.regions_visited * scenario.instrument.edx_frame_s);
+    // Every measurement is of a distinct particle, with a composition on the simplex.
+    expect(new Set(record.iterations.map((it) => it.particle)).size).toBe(15);
+    for (const it of record.iterations) expect(it.composition.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    // The model learns: uncertainty and error at the end are below their values after the seeds.
+    const afterSeeds = record.iterations[3]!;
+    const last = record.iterations[record.iterations.length - 1]!;
+    expect(last.mean_sd).toBeLessThan(afterSeeds.mean_sd);
+    expect(last.mean_abs_error!).toBeLessThan(afterSeeds.mean_abs_error!);
+    expect(s.final_mean_abs_error).toBe(last.mean_abs_error);
+    // Decisions carry the terms of eqs. 7-17.
+    const decided = record.iterations.filter((it) => it.phase === 'bo');
+    for (const it of decided) {
+      expect(it.decision).not.toBeNull();
+      expect(it.decision!.R).toBeGreaterThanOrEqual(0);
+      expect(it.decision!.R).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('same scenario and seed, same record; another seed differs', async () => {
+    const scenario = smallScenario({ policy: { iterations: 4 } });
+    const a = await runSession(scenario, { seed: 5 });
+    const b = await runSession(scenario, { seed: 5 });
+    const c = await runSession(scenario, { seed: 6 });
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(JSON.stringify(a.iterations)).not.toBe(JSON.stringify(c.iterations));
+  });
+
+  it.each(['cost-blind', 'random', 'nearest', 'raster'] as const)('the %s baseline shares the runner', async (policy) => {
+    const scenario = smallScenario({ policy: { iterations: 6 } });
+    const record = await runSession(scenario, { seed: 3, policy });
+    expect(record.summary.policy).toBe(policy);
+    expect(record.iterations).toHaveLength(9);
+    if (policy !== 'cost-blind') expect(record.iterations.filter((it) => it.phase === 'bo').every((it) => it.acquisition === null)).toBe(true);
+  });
+
+  it('the raster baseline sweeps regions in raster order until it has measured every particle', async () => {
+    const scenario = smallScenario({ policy: { iterations: 60 } });
+    const record = await runSession(scenario, { seed: 3, policy: 'raster' });
+    const order = [...new Set(record.iterations.map((it) => it.region))];
+    expect(order.slice(0, 3)).toEqual(['r0_0', 'r1_0', 'r2_0']);
+    // Each region is finished before the next is entered.
+    for (const v of record.summary.share_measured_per_region.slice(0, -1)) expect(v.share).toBe(1);
+  });
+});
