@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { ATTRIBUTES, COMMANDS, type ArgType } from '../../src/protocol/commands.js';
 import type { RunningServer } from '../../src/server/http/server.js';
 import { commandToolName, TOOL_CATALOGUE } from '../../src/server/http/tools.js';
-import { call, http, mcpClient, serve } from './server-fixtures.js';
+import { call, http, mcpClient, serve, toolError } from './server-fixtures.js';
 
 /**
  * Malformed requests of every kind, thousands of them: each must be answered with an error, the
@@ -157,7 +157,7 @@ describe('fuzzing the server with malformed requests', () => {
     const r = await call(client, name, args);
     answered++;
     expect(r.isError, `${name} ${JSON.stringify(args)}`).toBe(true);
-    expect(typeof (r.structuredContent as { reason?: unknown }).reason).toBe('string');
+    expect(typeof toolError(r)?.reason).toBe('string');
     unchanged();
   });
 

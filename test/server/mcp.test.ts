@@ -6,7 +6,7 @@ import { Microscope } from '../../src/protocol/microscope.js';
 import { connectRemoteInstrument } from '../../src/protocol/remote.js';
 import { LATENCY_CATEGORIES } from '../../src/protocol/timing.js';
 import type { RunningServer } from '../../src/server/http/server.js';
-import { call, http, mcpClient, serve } from './server-fixtures.js';
+import { call, http, mcpClient, serve, toolError } from './server-fixtures.js';
 
 const sum = (b: Record<string, number | undefined>) => LATENCY_CATEGORIES.reduce((s, c) => s + (b[c] ?? 0), 0);
 
@@ -83,16 +83,16 @@ describe('MCP with the official SDK client', () => {
     const before = server.twin.twin.state;
     const far = await call(client, 'DigitalTwin_move_stage', { arg: [1, 0, 0, 0, 0] });
     expect(far.isError).toBe(true);
-    expect(far.structuredContent).toMatchObject({ reason: 'OutOfRange' });
+    expect(toolError(far)).toMatchObject({ reason: 'OutOfRange', origin: 'DigitalTwin.move_stage' });
     const wrongType = await call(client, 'DigitalTwin_set_fov', { arg: 'wide' });
-    expect(wrongType.structuredContent).toMatchObject({ reason: 'API_InvalidArgument' });
-    expect(String((wrongType.content[0] as { text: string }).text)).toMatch(/must be a number/);
+    expect(toolError(wrongType)).toMatchObject({ reason: 'API_InvalidArgument' });
+    expect(toolError(wrongType)!.description).toMatch(/must be a number/);
     const unknownArg = await call(client, 'DigitalTwin_get_stage', { speed: 3 });
-    expect(unknownArg.structuredContent).toMatchObject({ reason: 'API_InvalidArgument' });
+    expect(toolError(unknownArg)).toMatchObject({ reason: 'API_InvalidArgument' });
     const unknownTool = await call(client, 'DigitalTwin_fly');
-    expect(unknownTool.structuredContent).toMatchObject({ reason: 'API_CommandNotFound' });
+    expect(toolError(unknownTool)).toMatchObject({ reason: 'API_CommandNotFound' });
     const noData = await call(client, 'get_data_from_key', { key: 'nope.h5' });
-    expect(noData.structuredContent).toMatchObject({ reason: 'API_DataNotFound' });
+    expect(toolError(noData)).toMatchObject({ reason: 'API_DataNotFound' });
     expect(server.twin.twin.state).toBe(before);
   });
 });

@@ -81,7 +81,7 @@ describe('REST /api', () => {
       expect({ path, body: String(JSON.stringify(body)).slice(0, 60), status: r.status, reason: r.body.reason }).toEqual({ path, body: String(JSON.stringify(body)).slice(0, 60), status, reason });
       expect(typeof r.body.description).toBe('string');
     }
-    const text = await http(server, 'POST', '/api/commands', 'command=get_stage', { 'content-type': 'text/plain' });
+    const text = await http(server, 'POST', '/api/commands', '<command>get_stage</command>', { 'content-type': 'application/xml' });
     expect(text.status).toBe(415);
     expect(server.twin.twin.state).toBe(before);
     expect((await http(server, 'GET', '/api/state')).status).toBe(200);

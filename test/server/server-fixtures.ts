@@ -31,6 +31,13 @@ export async function call(client: Client, name: string, args: Record<string, un
   return (await client.callTool({ name, arguments: args })) as CallToolResult;
 }
 
+/** The {reason, description} of a tool error (sent as JSON text), or undefined for a success. */
+export function toolError(result: CallToolResult): { reason: string; description: string } | undefined {
+  if (!result.isError) return undefined;
+  const text = result.content.find((c) => c.type === 'text');
+  return JSON.parse(text && text.type === 'text' ? text.text : '{}') as { reason: string; description: string };
+}
+
 export interface HttpReply {
   status: number;
   body: any;

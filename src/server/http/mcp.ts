@@ -151,8 +151,12 @@ function ok(result: unknown, timing?: CommandOutcome): CallToolResult {
   };
 }
 
+/**
+ * A tool error: the JSON {reason, description, origin} as text. Not as structuredContent: the SDK
+ * client checks any structuredContent against the tool's output schema, errors included.
+ */
 function failed(body: ErrorBody): CallToolResult {
-  return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: { ...body } };
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }] };
 }
 
 function invalid(tool: string, description: string): InstrumentError {

@@ -94,7 +94,7 @@ export class Axes {
 
   toString(): string {
     const { width, height } = this.frame;
-    return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="11">${this.parts.join('')}</svg>`;
+    return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" style="max-width:${width}px" font-family="sans-serif" font-size="11">${this.parts.join('')}</svg>`;
   }
 }
 
