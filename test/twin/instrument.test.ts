@@ -468,6 +468,10 @@ describe('the beam, the clock and telemetry', () => {
     expect(e.description).toMatch(/stage encoder error/);
     t.twin.clearFault();
     expect((await exec(t, 'get_stage')).value).toEqual([0, 0, 0, 0, 0]);
+    await exec(t, 'Disconnect');
+    t.twin.fault('late alarm');
+    t.twin.clearFault();
+    expect(t.twin.state.device).toBe('OFF');
   });
 
   it('the in-process adapter refuses calls after close and reads unknown keys with a clear error', async () => {

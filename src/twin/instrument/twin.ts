@@ -102,8 +102,9 @@ export class InstrumentTwin implements TwinEndpoint {
     return this.data.get(key);
   }
 
-  /** Puts the device into FAULT (a failure drill): every command is refused until clearFault(). */
+  /** Puts the device into FAULT (a failure drill): every command is refused until clearFault(). An OFF device stays OFF. */
   fault(description: string): void {
+    if (this.snapshot.device === 'OFF') return;
     this.commit(this.sim.now, (d) => {
       d.device = 'FAULT';
       d.fault = description;
