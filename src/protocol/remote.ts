@@ -39,7 +39,7 @@ export async function connectRemoteInstrument(url: string, opts: RemoteOptions =
   const headers: Record<string, string> = {};
   if (opts.token !== undefined) headers['authorization'] = `Bearer ${opts.token}`;
   if (opts.clientName !== undefined) headers['x-client-id'] = opts.clientName;
-  const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers }, fetch: perRequestSignals() });
+  const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers }, fetch: withoutSharedSignal() });
   const client = new Client({ name: opts.clientName ?? 'stem-twin-remote', version: '0.1.0' });
   try {
     await client.connect(transport);
@@ -66,22 +66,15 @@ export async function connectRemoteInstrument(url: string, opts: RemoteOptions =
 /**
  * The SDK transport hands its one connection-wide AbortSignal to every fetch, and undici keeps a
  * listener on it per request until garbage collection: requests get slower and Node warns after
- * 1500. Each POST/DELETE gets its own signal instead, linked to the connection's while the request
- * is in flight; the long-lived GET (server-sent events) keeps the connection's signal.
+ * 1500. POSTs and DELETEs (one short JSON exchange each) go without it; close() then lets an
+ * in-flight command finish instead of cutting it. The long-lived GET (server-sent events) keeps
+ * the signal, so close() still ends it.
  */
-function perRequestSignals(base: typeof fetch = fetch): typeof fetch {
-  return async (url, init) => {
-    const outer = init?.signal;
-    if (!outer || (init?.method ?? 'GET').toUpperCase() === 'GET') return base(url, init);
-    const inner = new AbortController();
-    const forward = () => inner.abort(outer.reason);
-    if (outer.aborted) inner.abort(outer.reason);
-    else outer.addEventListener('abort', forward, { once: true });
-    try {
-      return await base(url, { ...init, signal: inner.signal });
-    } finally {
-      outer.removeEventListener('abort', forward);
-    }
+function withoutSharedSignal(base: typeof fetch = fetch): typeof fetch {
+  return (url, init) => {
+    if (!init?.signal || (init.method ?? 'GET').toUpperCase() === 'GET') return base(url, init);
+    const { signal: _shared, ...rest } = init;
+    return base(url, rest);
   };
 }
 

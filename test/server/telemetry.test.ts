@@ -9,15 +9,15 @@ import { serve, smallScenario } from './server-fixtures.js';
 
 /** Latencies short enough that a paced script takes a couple of seconds. */
 const brisk = smallScenario({
-  instrument: { control_overhead_s: { min: 0.08, max: 0.08 }, stage_settle_s: 0.3, stage_speed_um_per_s: 10, beam_shift_s: 0.25, retune_s: 0.5 },
+  instrument: { control_overhead_s: { min: 0.2, max: 0.2 }, stage_settle_s: 0.3, stage_speed_um_per_s: 10, beam_shift_s: 0.25, retune_s: 0.5 },
 });
 
 const SCRIPT: CommandRequest[] = [
-  { command: 'move_stage', args: [3e-6, 0, 0, 0, 0] }, // 0.08 + 0.3 travel + 0.3 settle
-  { command: 'place_beam', args: [0.25, 0.5] }, // 0.08 + 0.25
-  { command: 'auto_focus' }, // 0.08 + 0.5
-  { command: 'get_fov' }, // 0.08
-  { command: 'place_beam', args: [0.75, 0.5] }, // 0.08 + 0.25
+  { command: 'move_stage', args: [3e-6, 0, 0, 0, 0] }, // 0.2 + 0.3 travel + 0.3 settle
+  { command: 'place_beam', args: [0.25, 0.5] }, // 0.2 + 0.25
+  { command: 'auto_focus' }, // 0.2 + 0.5
+  { command: 'get_fov' }, // 0.2
+  { command: 'place_beam', args: [0.75, 0.5] }, // 0.2 + 0.25
 ];
 
 interface Received {
@@ -102,9 +102,10 @@ describe('socket.io telemetry', () => {
     for (let i = 1; i < ends.length; i++) {
       const simulated_s = outcomes[i]!.end_s - outcomes[i]!.start_s;
       const wall_s = (ends[i]!.wall_ms - ends[i - 1]!.wall_ms) / 1000;
-      // The gap also holds one loopback round trip between commands: a few ms.
-      expect(wall_s, `${SCRIPT[i]!.command}: ${wall_s.toFixed(3)} s of wall time for ${simulated_s.toFixed(3)} s simulated`).toBeGreaterThan(simulated_s * 0.7);
-      expect(wall_s).toBeLessThan(simulated_s * 1.3 + 0.02);
+      // The gap also holds one loopback round trip between commands (a few ms): +-30 %.
+      const why = `${SCRIPT[i]!.command}: ${wall_s.toFixed(3)} s of wall time for ${simulated_s.toFixed(3)} s simulated`;
+      expect(wall_s, why).toBeGreaterThan(simulated_s * 0.7);
+      expect(wall_s, why).toBeLessThan(simulated_s * 1.3);
     }
     const total = outcomes.at(-1)!.end_s;
     expect(LATENCY_CATEGORIES.some((c) => (outcomes[0]!.breakdown_s[c] ?? 0) > 0)).toBe(true);
