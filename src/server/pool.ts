@@ -36,7 +36,7 @@ export async function runCampaigns(jobs: CampaignJob[], opts: { workers?: number
   let next = 0;
   let done = 0;
   const loop = async () => {
-    const worker = new Worker(new URL('./campaign-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
+    const worker = new Worker(new URL('./campaign-worker.mjs', import.meta.url));
     try {
       while (next < jobs.length) {
         const i = next++;

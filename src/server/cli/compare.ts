@@ -58,6 +58,41 @@ export function comparePolicies(byPolicy: Map<PolicyName, CampaignResult[]>, tar
   });
 }
 
+export interface PairedComparison {
+  policy: PolicyName;
+  against: PolicyName;
+  /** Per seed: the other policy's campaign time / the time this one needed to reach the other's final error. */
+  speedup_to_their_final_error: { median: number; per_seed: (number | null)[] };
+  /** Per seed: the other policy's error / this one's, both at the end of this policy's campaign. */
+  error_ratio_at_equal_time: { median: number; per_seed: (number | null)[] };
+}
+
+/**
+ * Seed by seed, how much sooner the first policy gets where another one ends, and how much
+ * lower its error is at equal instrument time (the paper's claim for cost awareness).
+ */
+export function pairedComparison(first: CampaignResult[], other: CampaignResult[]): Omit<PairedComparison, 'policy' | 'against'> {
+  const speedups: (number | null)[] = [];
+  const ratios: (number | null)[] = [];
+  for (const a of first) {
+    const b = other.find((r) => r.job.seed === a.job.seed);
+    const theirFinal = b?.summary.final_mean_abs_error;
+    if (!b || theirFinal === null || theirFinal === undefined) {
+      speedups.push(null);
+      ratios.push(null);
+      continue;
+    }
+    const t = timeToError(a.curve, theirFinal);
+    speedups.push(t === null ? null : b.summary.wall_clock_s / t);
+    const ea = errorAtTime(a.curve, a.summary.wall_clock_s);
+    const eb = errorAtTime(b.curve, a.summary.wall_clock_s);
+    ratios.push(ea !== null && eb !== null && ea > 0 ? eb / ea : null);
+  }
+  // A seed where the target was never reached counts as no speed-up at all.
+  const med = (xs: (number | null)[]) => median(xs.map((x) => x ?? 0));
+  return { speedup_to_their_final_error: { median: med(speedups), per_seed: speedups }, error_ratio_at_equal_time: { median: med(ratios), per_seed: ratios } };
+}
+
 export function run(argv: string[]): Promise<number> {
   return guarded(USAGE, async () => {
     const { values, positionals } = parse(argv, {
@@ -92,8 +127,10 @@ export function run(argv: string[]): Promise<number> {
     const target = numberOption(values['target-error'], 'target-error', 0, 1e6) ?? Math.max(...finals);
     const atTime = numberOption(values['at-time'], 'at-time', 0, 1e9) ?? Math.min(...[...byPolicy.values()].map((rs) => median(rs.map((r) => r.summary.wall_clock_s))));
     const rows = comparePolicies(byPolicy, target, atTime);
+    const lead = policies[0]!;
+    const paired: PairedComparison[] = policies.slice(1).map((p) => ({ policy: lead, against: p, ...pairedComparison(byPolicy.get(lead)!, byPolicy.get(p)!) }));
     if (values.json) {
-      console.log(JSON.stringify({ scenario: scenario.name, runs, seeds: [first, first + runs - 1], target_error_eV: target, at_time_s: atTime, policies: rows }, null, 2));
+      console.log(JSON.stringify({ scenario: scenario.name, runs, seeds: [first, first + runs - 1], target_error_eV: target, at_time_s: atTime, policies: rows, paired }, null, 2));
       return 0;
     }
     const t = (v: number | null) => (v === null ? 'not reached' : hms(v));
@@ -102,6 +139,12 @@ export function run(argv: string[]): Promise<number> {
     for (const r of rows) {
       console.log(
         `${r.policy.padEnd(12)} ${t(r.time_to_target_s.median).padEnd(24)} ${`${t(r.time_to_target_s.p10)} .. ${t(r.time_to_target_s.p90)}`.padEnd(28)} ${`${r.reached}/${r.runs}`.padEnd(8)} ${(r.error_at_time === null ? '-' : `${r.error_at_time.toFixed(4)} eV`).padEnd(21)} ${r.final_error_median.toFixed(4)} eV`,
+      );
+    }
+    for (const p of paired) {
+      console.log(
+        `\n${p.policy} against ${p.against}, seed by seed (medians): reaches ${p.against}'s final error ${p.speedup_to_their_final_error.median.toFixed(2)}x sooner; ` +
+          `at the end of ${p.policy}'s campaign its error is ${p.error_ratio_at_equal_time.median.toFixed(2)}x lower`,
       );
     }
     return 0;
