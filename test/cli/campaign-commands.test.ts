@@ -1,0 +1,97 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { run as compare, pairedComparison } from '../../src/server/cli/compare.js';
+import { run as estimate } from '../../src/server/cli/estimate.js';
+import { run as runCampaign } from '../../src/server/cli/run.js';
+import { METRICS_COLUMNS } from '../../src/server/report/outputs.js';
+import type { CampaignResult } from '../../src/server/pool.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'stem-twin-cli-'));
+const scenario = join(dir, 'small.json');
+writeFileSync(
+  scenario,
+  JSON.stringify({
+    name: 'small',
+    seed: 2,
+    specimen: { area_um: [90, 90], response: { gaussians: 20000 } },
+    policy: { iterations: 5, overview: { imsize: 512 }, switching: { mc_samples: 64 } },
+  }),
+);
+
+let out: string[];
+let err: string[];
+beforeEach(() => {
+  out = [];
+  err = [];
+  vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+  vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe('stem-twin run', () => {
+  it('prints the time breakdown and writes the four outputs', async () => {
+    const outDir = join(dir, 'run');
+    expect(await runCampaign([scenario, '--out', outDir, '--seed', '4'])).toBe(0);
+    const text = out.join('\n');
+    expect(text).toMatch(/5 BO iterations after 3 seed particles in .* of instrument time/);
+    expect(text).toMatch(/stage travel\s+[\d.]+ s/);
+    expect(text).toMatch(/final mean \|error\|: [\d.]+ eV/);
+    const summary = JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8'));
+    for (const k of ['iterations', 'wall_clock_s', 'breakdown_s', 'regions_visited', 'final_mean_abs_error', 'final_mean_sd']) expect(summary).toHaveProperty(k);
+    expect(summary.iterations).toBe(5);
+    const csv = readFileSync(join(outDir, 'metrics.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe(METRICS_COLUMNS.join(','));
+    expect(csv).toHaveLength(1 + 8);
+    const trace = readFileSync(join(outDir, 'trace.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(trace.filter((t) => t.type === 'command').length).toBeGreaterThan(20);
+    expect(trace.filter((t) => t.type === 'iteration')).toHaveLength(8);
+    const html = readFileSync(join(outDir, 'report.html'), 'utf8');
+    for (const panel of ['(a) real-space trajectory', '(b) composition trajectory', '(c) mean predictive uncertainty', '(d) mean absolute error', '(e) share measured per region']) expect(html).toContain(panel);
+  });
+
+  it('explains a bad option or scenario and exits 2', async () => {
+    expect(await runCampaign([scenario, '--policy', 'greedy'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--policy must be one of cost-aware, cost-blind, random, nearest, raster \(got "greedy"\)/);
+    expect(await runCampaign([])).toBe(2);
+    expect(err.join('\n')).toMatch(/missing the scenario file/);
+    expect(await runCampaign([join(dir, 'nope.json')])).toBe(2);
+    expect(err.join('\n')).toMatch(/cannot read the file/);
+    expect(await runCampaign(['--help'])).toBe(0);
+    expect(out.join('\n')).toMatch(/usage: stem-twin run/);
+  });
+});
+
+describe('stem-twin estimate and compare', () => {
+  it('estimate prints the wall-clock distribution over seeds', async () => {
+    expect(await estimate([scenario, '--runs', '2', '--iterations', '2', '--json'])).toBe(0);
+    const r = JSON.parse(out.join('\n'));
+    expect(r.runs).toBe(2);
+    expect(r.wall_clock_s.p10).toBeLessThanOrEqual(r.wall_clock_s.median);
+    expect(r.wall_clock_s.median).toBeLessThanOrEqual(r.wall_clock_s.p90);
+    expect(r.breakdown_median_s.edx).toBeGreaterThan(0);
+  });
+
+  it('compare runs each policy over the same seeds', async () => {
+    expect(await compare([scenario, '--policies', 'cost-aware,random', '--runs', '2', '--iterations', '2', '--json'])).toBe(0);
+    const r = JSON.parse(out.join('\n'));
+    expect(r.policies.map((p: { policy: string }) => p.policy)).toEqual(['cost-aware', 'random']);
+    expect(r.paired[0].against).toBe('random');
+    expect(await compare([scenario, '--policies', 'cost-aware,cost-aware'])).toBe(2);
+  });
+
+  it('pairs runs seed by seed', () => {
+    const result = (seed: number, wall: number, curve: [number, number][]): CampaignResult => ({
+      job: { seed, policy: 'cost-aware' },
+      summary: { wall_clock_s: wall, final_mean_abs_error: curve[curve.length - 1]![1] } as CampaignResult['summary'],
+      curve,
+    });
+    const fast = [result(1, 100, [[50, 0.5], [100, 0.1]])];
+    const slow = [result(1, 1000, [[500, 0.8], [1000, 0.5]])];
+    const p = pairedComparison(fast, slow);
+    expect(p.speedup_to_their_final_error.median).toBe(1000 / 50);
+    // At t = 100 s the slow policy has no measurement yet: no ratio for that seed.
+    expect(p.error_ratio_at_equal_time.per_seed).toEqual([null]);
+  });
+});
