@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceName } from '../../src/protocol/commands.js';
 import { InstrumentError, type CommandOutcome, type DataRecord, type Instrument } from '../../src/protocol/instrument.js';
 import { connectRemoteInstrument } from '../../src/protocol/remote.js';
+import { parseScenario } from '../../src/protocol/scenario.js';
 import type { RunningServer } from '../../src/server/http/server.js';
+import { runSession } from '../../src/server/session.js';
 import { createTwin } from '../../src/twin/index.js';
 import { serve, smallScenario } from './server-fixtures.js';
 
@@ -93,5 +95,39 @@ describe('remote adapter versus in-process adapter', () => {
     });
     expect(served.clock_s).toBe(local.clock_s);
     expect(served.clock_s).toBeGreaterThan(10);
+  });
+});
+
+describe('a campaign in-process and through a served twin', () => {
+  // 3 x 3 regions of 30 um; overviews at 512 px so that 20 nm particles show.
+  const scenario = parseScenario({
+    name: 'campaign-equality',
+    seed: 21,
+    specimen: { area_um: [90, 90], response: { gaussians: 2000 } },
+    policy: { iterations: 3, seed_particles: 2, overview: { imsize: 512 }, gp: { refit_every: 2, restarts: 1 }, switching: { mc_samples: 16 } },
+  });
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    server = await serve({ scenario, seed: 21 });
+  });
+  afterAll(async () => server?.close());
+
+  it('measures the same particles with the same values at the same simulated times', async () => {
+    const local = await runSession(scenario, { seed: 21 });
+    const served = await runSession(scenario, { seed: 21, instrumentUrl: server.mcpUrl });
+    expect(served.summary.instrument).toBe(`mcp ${server.mcpUrl}`);
+    expect(served.iterations.length).toBe(local.iterations.length);
+    expect(served.iterations.length).toBe(5);
+    const measured = (r: typeof local) => r.iterations.map((i) => ({ particle: i.particle, region: i.region, time_s: i.time_s, composition: i.composition, value_eV: i.value_eV, value_sigma_eV: i.value_sigma_eV, mean_abs_error: i.mean_abs_error }));
+    expect(measured(served)).toEqual(measured(local));
+    expect(served.summary.wall_clock_s).toBe(local.summary.wall_clock_s);
+    expect(served.summary.breakdown_s).toEqual(local.summary.breakdown_s);
+    // Everything else too: decisions, regions, the whole summary but the instrument's name.
+    expect(served.iterations).toEqual(local.iterations);
+    expect(served.visits).toEqual(local.visits);
+    expect({ ...served.summary, instrument: '' }).toEqual({ ...local.summary, instrument: '' });
+    expect(served.particles).toEqual(local.particles);
+    expect(served.stage_path_m).toEqual(local.stage_path_m);
   });
 });
