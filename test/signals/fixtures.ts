@@ -1,4 +1,5 @@
 import { Rng } from '../../src/protocol/random.js';
+import type { DataRecord, DatasetRecord } from '../../src/protocol/instrument.js';
 import type { FieldGeometry, Optics } from '../../src/twin/signals/index.js';
 import type { GroundTruth, Particle } from '../../src/twin/types.js';
 
@@ -45,3 +46,31 @@ export const LINEAR_TRUTH: GroundTruth = {
     return v;
   },
 };
+
+/** Datasets wrapped as the data server returns them. */
+export function record(datasets: DatasetRecord[], key = 'test_key.h5'): DataRecord {
+  return { key, uri: `memory://${key}`, format: 'application/x-hdf5', attrs: {}, datasets };
+}
+
+/** Greedy nearest matching of found positions to true particles within `tolerance_m`. */
+export function matchFound<T extends { x_m: number; y_m: number }>(found: T[], truth: Particle[], tolerance_m: number): { pairs: [T, Particle][]; falsePositives: number; matched: Set<number> } {
+  const matched = new Set<number>();
+  const pairs: [T, Particle][] = [];
+  let falsePositives = 0;
+  for (const f of found) {
+    let best = -1;
+    let bd = Infinity;
+    truth.forEach((p, i) => {
+      const d = Math.hypot(p.x_m - f.x_m, p.y_m - f.y_m);
+      if (d < bd && !matched.has(i)) {
+        bd = d;
+        best = i;
+      }
+    });
+    if (best >= 0 && bd <= tolerance_m) {
+      matched.add(best);
+      pairs.push([f, truth[best]!]);
+    } else falsePositives++;
+  }
+  return { pairs, falsePositives, matched };
+}
