@@ -18,6 +18,8 @@ export interface SessionOptions {
   groundTruth?: boolean;
   onEvent?: (event: CampaignEvent) => void;
   onCommand?: (trace: CommandTrace) => void;
+  /** Benchmark peer: dense GP recomputation at every step. */
+  denseModel?: boolean;
 }
 
 /** The scenario with command-line overrides applied. */
@@ -56,7 +58,7 @@ export async function runSession(base: Scenario, o: SessionOptions): Promise<Cam
     close = () => twin.instrument.close();
   }
   try {
-    return await runCampaign(microscope, { scenario, rng: new Rng(o.seed).fork('policy'), truth, onEvent: o.onEvent });
+    return await runCampaign(microscope, { scenario, rng: new Rng(o.seed).fork('policy'), truth, onEvent: o.onEvent, denseModel: o.denseModel });
   } finally {
     await close();
   }

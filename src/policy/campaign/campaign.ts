@@ -20,6 +20,8 @@ export interface CampaignOptions {
   /** Ground truth for the error metric only (twin runs); the policy never reads it. */
   truth?: (composition: Float64Array) => number;
   onEvent?: (event: CampaignEvent) => void;
+  /** Recompute the GP densely at every step instead of rank-1 updates (benchmark peer; same decisions, slower). */
+  denseModel?: boolean;
 }
 
 export type CampaignEvent =
@@ -64,7 +66,7 @@ class Campaign {
     const p = this.scenario.policy;
     this.elements = this.scenario.specimen.elements;
     this.grid = new RegionGrid(this.scenario.specimen.area_um, p.region_um);
-    this.model = new CampaignModel(this.elements.length, p.gp, p.error_grid_step, opts.rng.fork('gp'), opts.truth);
+    this.model = new CampaignModel(this.elements.length, p.gp, p.error_grid_step, opts.rng.fork('gp'), opts.truth, opts.denseModel);
     this.cost = CostModel.fromScenario(this.scenario.instrument, p);
     this.strategy = strategyFor(p.name, this.grid, opts.rng.fork('strategy'));
   }

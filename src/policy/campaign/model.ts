@@ -24,6 +24,8 @@ export class CampaignModel {
     gridStep: number,
     private readonly rng: Rng,
     truth?: (c: Float64Array) => number,
+    /** Refactorise and rebuild every posterior pool at each observation: the benchmarks' dense peer. */
+    private readonly dense = false,
   ) {
     this.gp = new GaussianProcess({ dims, kernel: spec.kernel, noiseFloor: spec.noise_floor, inputBounds: simplexBounds(dims) });
     const points = simplexGrid(dims, gridStep);
@@ -48,7 +50,7 @@ export class CampaignModel {
   observe(composition: Float64Array, value_eV: number): void {
     const n = this.gp.n + 1;
     const due = n >= MIN_FIT && (this.fits === 0 || (n - this.lastFitN >= this.spec.refit_every && n >= 1.5 * this.lastFitN));
-    if (n >= MIN_FIT && !due) {
+    if (n >= MIN_FIT && !due && !this.dense) {
       this.gp.addObservation(composition, value_eV);
       return;
     }
