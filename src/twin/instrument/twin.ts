@@ -204,13 +204,28 @@ function checkDevice(device: unknown, origin: string): void {
 /**
  * The clock adds the command's total to its start time, which rounds; the rounding (an ulp or
  * so) goes into the round trip, so that the parts sum, in category order, to end - start exactly.
+ * control_overhead is the last term of that sum, so span - (the others) is nearly always exact;
+ * a few one-ulp steps settle the rest. (With a zero round trip it may end an ulp below zero.)
  */
 function absorbRounding(b: Breakdown, span_s: number): void {
-  for (let i = 0; i < 4; i++) {
-    const r = span_s - breakdownTotal_s(b);
-    if (r === 0) return;
-    b.control_overhead = (b.control_overhead ?? 0) + r;
+  if (breakdownTotal_s(b) === span_s) return;
+  let overhead_s = span_s - breakdownTotal_s({ ...b, control_overhead: 0 });
+  for (let i = 0; i < 8; i++) {
+    b.control_overhead = overhead_s;
+    const total_s = breakdownTotal_s(b);
+    if (total_s === span_s) return;
+    overhead_s = nextDouble(overhead_s, total_s < span_s);
   }
+}
+
+const bits = new DataView(new ArrayBuffer(8));
+
+/** The adjacent double above (up) or below x. */
+function nextDouble(x: number, up: boolean): number {
+  if (x === 0) return up ? Number.MIN_VALUE : -Number.MIN_VALUE;
+  bits.setFloat64(0, x);
+  bits.setBigInt64(0, bits.getBigInt64(0) + ((x > 0) === up ? 1n : -1n));
+  return bits.getFloat64(0);
 }
 
 /** Arguments as plain JSON values for telemetry (typed arrays become arrays). */
