@@ -129,7 +129,7 @@ describe('script time = sum of the latency model terms', () => {
   const scenario = smallScenario();
   const model = new LatencyModel(scenario.instrument);
 
-  test.prop([fc.array(step, { minLength: 1, maxLength: 12 }), fc.integer({ min: 0, max: 1000 })], { numRuns: 25 })('per category and in total', async (steps, seed) => {
+  test.prop([fc.array(step, { minLength: 1, maxLength: 10 }), fc.integer({ min: 0, max: 1000 })], { numRuns: 20 })('per category and in total', async (steps, seed) => {
     const text = steps.flatMap(lines).map((l) => JSON.stringify(l)).join('\n');
     const result = await runScript(text, scenario, seed);
     expect(result.error).toBeUndefined();
