@@ -90,6 +90,8 @@ class RemoteInstrument implements Instrument {
   private readonly byName: Map<string, Tool>;
   private readonly resolved = new Map<string, Tool | null>();
   private readonly clockTool: Tool | undefined;
+  /** Whether the server reported command timing in `_meta` last time (then no clock reads are needed). */
+  private metaTiming = false;
   private closed = false;
 
   constructor(
@@ -155,13 +157,19 @@ class RemoteInstrument implements Instrument {
     await this.client.close();
   }
 
-  /** Runs a state-changing tool and reads its timing from `_meta`, else from the clock around it. */
+  /**
+   * Runs a command tool and takes its timing from `_meta`. A server that has not shown `_meta`
+   * timing yet (or never does) is timed by reading the clock before and after, and the whole
+   * duration goes to the command's category.
+   */
   private async timed(tool: string, args: Record<string, unknown>, origin: string, category: (typeof LATENCY_CATEGORIES)[number]): Promise<CommandOutcome> {
-    const timing = new ClockReading(this);
+    const before_s = this.metaTiming ? undefined : await this.now_s();
     const result = await this.call(tool, args, origin);
     const meta = timingOf(result._meta);
+    this.metaTiming = meta !== undefined;
     if (meta) return { value: resultValue(result), ...meta };
-    const { start_s, end_s } = await timing.finish();
+    const start_s = before_s ?? (await this.now_s());
+    const end_s = Math.max(start_s, await this.now_s());
     return { value: resultValue(result), start_s, end_s, breakdown_s: { [category]: end_s - start_s } };
   }
 
@@ -189,18 +197,6 @@ class RemoteInstrument implements Instrument {
       `the server at ${this.url} publishes no ${device}_${what}_attribute tool (asyncroscopy's bridge publishes commands only; device settings need a served twin or a bridge that adds attribute tools).`,
       origin,
     );
-  }
-}
-
-/** Start and end of a command on the instrument clock, when the server does not report them. */
-class ClockReading {
-  private readonly start: Promise<number>;
-  constructor(private readonly instrument: Instrument) {
-    this.start = instrument.now_s();
-  }
-  async finish(): Promise<{ start_s: number; end_s: number }> {
-    const start_s = await this.start;
-    return { start_s, end_s: Math.max(start_s, await this.instrument.now_s()) };
   }
 }
 
