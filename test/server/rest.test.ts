@@ -143,3 +143,19 @@ describe('stem-twin serve', () => {
     expect(lines).toContain('state 200');
   });
 });
+
+describe('shutdown', () => {
+  it('stops pacing: a long paced command finishes at full speed instead of holding the shutdown', async () => {
+    // auto_focus takes retune_s = 600 s of instrument time: at speed 1, ten minutes of wall time
+    // (past the test timeout) unless shutdown lifts the pacing.
+    const server = await serve({ speed: 1, scenario: smallScenario({ instrument: { retune_s: 600 } }) });
+    const running = http(server, 'POST', '/api/commands', { command: 'auto_focus' });
+    while (server.service.queue.holder?.command !== 'DigitalTwin.auto_focus') await new Promise((r) => setTimeout(r, 10));
+    await server.close();
+    const reply = await running;
+    expect(reply.status).toBe(200);
+    expect(reply.body.breakdown_s.settle_retune).toBe(600);
+    expect(server.twin.twin.state.tuning_changed_s).toBe(reply.body.end_s);
+    expect(server.service.queue.holder).toBeNull();
+  });
+});

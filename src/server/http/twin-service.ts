@@ -52,7 +52,8 @@ export class TwinService {
       const spec = lookupCommand(request.device, request.command);
       const args = checkArgument(spec, request.args);
       const device = spec.device;
-      return this.queue.run(client, `${tangoClass(device)}.${spec.name}`, () => this.backend.instrumentFor(client).execute({ device, command: spec.name, args }));
+      const origin = `${tangoClass(device)}.${spec.name}`;
+      return this.queue.run(client, origin, () => this.closingAware(origin, this.backend.instrumentFor(client).execute({ device, command: spec.name, args })));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -64,7 +65,7 @@ export class TwinService {
       const origin = this.attributeOrigin(write.device, write.attribute);
       this.ensureOpen(origin);
       if (write.value === undefined) throw new InstrumentError('API_InvalidArgument', 'a value is required', origin);
-      return this.queue.run(client, origin, () => this.backend.instrumentFor(client).writeAttribute(write));
+      return this.queue.run(client, origin, () => this.closingAware(origin, this.backend.instrumentFor(client).writeAttribute(write)));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -95,6 +96,16 @@ export class TwinService {
     this.closing = true;
     await Promise.race([this.queue.drain(), new Promise((r) => setTimeout(r, timeout_ms).unref())]);
     this.queue.complete();
+  }
+
+  /** A command cut short by shutdown (its paced run aborted) is reported as such, not as an internal error. */
+  private closingAware<T>(origin: string, running: Promise<T>): Promise<T> {
+    return running.catch((e: unknown) => {
+      if (this.closing && !(e instanceof InstrumentError)) {
+        throw new InstrumentError('ServerClosing', 'the server shut down while this command ran; its effect on the instrument is unknown.', origin);
+      }
+      throw e;
+    });
   }
 
   private ensureOpen(origin: string): void {
