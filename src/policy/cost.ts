@@ -25,8 +25,11 @@ export interface CostParams {
   range: 'square' | 'disc';
 }
 
-/** Control-server commands a region change costs: move_stage, auto_focus, the overview, the EDX frame. */
-export const COMMANDS_PER_STAGE_MOVE = 4;
+/**
+ * Control-server commands a region change costs: move_stage, auto_focus, the overview, the EDX
+ * frame, and the two SCAN imsize writes between them (overview and EDX frame differ in size).
+ */
+export const COMMANDS_PER_STAGE_MOVE = 6;
 
 function check(name: string, v: number, positive: boolean): void {
   if (!Number.isFinite(v) || (positive ? !(v > 0) : !(v >= 0))) throw new RangeError(`${name}: must be a finite number ${positive ? '> 0' : '>= 0'}, got ${v}`);
@@ -49,7 +52,7 @@ export class CostModel {
 
   /**
    * From a scenario: t_bs = mean control round trip + beam_shift_s; t_st = settle + retune +
-   * overview (imsize^2 x dwell + frame overhead) + EDX frame + 4 round trips; d_bs = region_um / 2;
+   * overview (imsize^2 x dwell + frame overhead) + EDX frame + 6 round trips; d_bs = region_um / 2;
    * t_meas = t_bs + EELS (exposure x frames + overhead) + one round trip.
    */
   static fromScenario(instrument: InstrumentSpec, policy: PolicySpec, range: CostParams['range'] = 'square'): CostModel {

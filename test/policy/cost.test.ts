@@ -10,10 +10,10 @@ describe('CostModel from a scenario', () => {
   it('assembles t_bs, t_st, v, d_bs and t_meas from the instrument and policy specs', () => {
     const m = CostModel.fromScenario(DEFAULT_SCENARIO.instrument, DEFAULT_SCENARIO.policy);
     const overhead = 0.02; // mean of [0.01, 0.03]
-    expect(COMMANDS_PER_STAGE_MOVE).toBe(4);
+    expect(COMMANDS_PER_STAGE_MOVE).toBe(6);
     expect(m.params.t_bs_s).toBeCloseTo(overhead + 0.005, 15);
-    // settle 2 + retune 5 + overview (256^2 x 2 us + 1 s) + EDX frame 10 + 4 round trips.
-    expect(m.params.t_st_s).toBeCloseTo(2 + 5 + (65536 * 2e-6 + 1) + 10 + 4 * overhead, 12);
+    // settle 2 + retune 5 + overview (1024^2 x 2 us + 1 s) + EDX frame 10 + 6 round trips.
+    expect(m.params.t_st_s).toBeCloseTo(2 + 5 + (1024 * 1024 * 2e-6 + 1) + 10 + 6 * overhead, 12);
     expect(m.params.v_um_per_s).toBe(10);
     expect(m.params.d_bs_um).toBe(15);
     expect(m.params.alpha).toBe(1);
