@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { CommandOutcome, CommandRequest, Instrument } from '../../src/protocol/instrument.js';
 import { connectRemoteInstrument } from '../../src/protocol/remote.js';
+import { connectPublisher } from '../../src/server/http/publisher.js';
 import { LATENCY_CATEGORIES } from '../../src/protocol/timing.js';
 import type { RunningServer } from '../../src/server/http/server.js';
 import { serve, smallScenario } from './server-fixtures.js';
@@ -139,5 +140,19 @@ describe('socket.io telemetry', () => {
     open.push({ close: () => socket.close() });
     const err = await new Promise<Error & { data?: any }>((resolve) => socket.once('connect_error', resolve));
     expect(err.data).toMatchObject({ reason: 'Unauthorized' });
+  });
+
+  it('lets a campaign runner publish through connectPublisher, from its MCP URL', async () => {
+    const token = 'runner-token-22';
+    const server = await serve({ token });
+    open.push(server);
+    const watcher = await subscriber(server);
+    const publisher = await connectPublisher(server.mcpUrl, { token, client: 'stem-twin run' });
+    open.push(publisher);
+    await publisher.publish({ type: 'visit', visit: { region: 'r0_0', arrived_s: 12.5 } });
+    await expect(publisher.publish({ notype: true })).rejects.toMatchObject({ reason: 'API_InvalidArgument' });
+    await until(() => watcher.campaign.length === 1);
+    expect(watcher.campaign[0]).toMatchObject({ from: 'stem-twin_run', event: { type: 'visit', visit: { region: 'r0_0' } } });
+    await expect(connectPublisher(server.mcpUrl, { token: 'not-the-token' })).rejects.toMatchObject({ reason: 'Unauthorized' });
   });
 });
