@@ -1,13 +1,15 @@
 /**
- * A 4-ary min-heap of event slots keyed by (time, tie), stored in parallel typed arrays so that
- * sifting moves numbers, not objects. `tie` orders equal times: priority first, then the
- * insertion sequence (SimPy's rule), so runs are reproducible. Four children per node halve the
- * depth of a binary heap.
+ * A binary min-heap of event slots keyed by (time, tie), stored in parallel typed arrays so that
+ * sifting moves numbers, not objects, and a pop allocates nothing. `tie` orders equal times:
+ * the kernel packs priority and insertion sequence into it (SimPy's rule), so runs are
+ * reproducible. (A 4-ary layout measured slower here: more comparisons per level.)
  */
 export class EventHeap {
-  private times = new Float64Array(1024);
-  private ties = new Float64Array(1024);
-  private slots = new Int32Array(1024);
+  /** Entry times; `times[0]` is the earliest when `size > 0`. */
+  times = new Float64Array(1024);
+  ties = new Float64Array(1024);
+  /** Entry payloads (the kernel's slot numbers); `slots[0]` belongs to the earliest entry. */
+  slots = new Int32Array(1024);
   size = 0;
 
   /** Time of the earliest entry (Infinity when empty). */
@@ -15,6 +17,7 @@ export class EventHeap {
     return this.size > 0 ? this.times[0]! : Infinity;
   }
 
+  /** Slot of the earliest entry (-1 when empty). */
   topSlot(): number {
     return this.size > 0 ? this.slots[0]! : -1;
   }
@@ -26,7 +29,7 @@ export class EventHeap {
     const slots = this.slots;
     let i = this.size++;
     while (i > 0) {
-      const p = (i - 1) >> 2;
+      const p = (i - 1) >> 1;
       const pt = times[p]!;
       if (pt < time || (pt === time && ties[p]! < tie)) break;
       times[i] = pt;
@@ -42,29 +45,39 @@ export class EventHeap {
   /** Removes the earliest entry and returns its slot (-1 when empty). */
   pop(): number {
     if (this.size === 0) return -1;
+    const top = this.slots[0]!;
+    const n = --this.size;
+    if (n > 0) this.siftDown(this.times[n]!, this.ties[n]!, this.slots[n]!, n);
+    return top;
+  }
+
+  /**
+   * Pops the earliest entry and pushes (time, tie, slot) in one sift (heapq.heapreplace): the
+   * common "an event schedules its successor" step costs one pass instead of two.
+   */
+  replaceTop(time: number, tie: number, slot: number): void {
+    if (this.size === 0) this.push(time, tie, slot);
+    else this.siftDown(time, tie, slot, this.size);
+  }
+
+  /** Places (t, k, s) from the root down, in a heap of n entries whose root is vacant. */
+  private siftDown(t: number, k: number, s: number, n: number): void {
     const times = this.times;
     const ties = this.ties;
     const slots = this.slots;
-    const top = slots[0]!;
-    const n = --this.size;
-    if (n === 0) return top;
-    const t = times[n]!;
-    const k = ties[n]!;
-    const s = slots[n]!;
     let i = 0;
     for (;;) {
-      const first = 4 * i + 1;
-      if (first >= n) break;
-      let c = first;
-      let ct = times[first]!;
-      let ck = ties[first]!;
-      const end = first + 4 < n ? first + 4 : n;
-      for (let j = first + 1; j < end; j++) {
-        const jt = times[j]!;
-        if (jt < ct || (jt === ct && ties[j]! < ck)) {
-          c = j;
-          ct = jt;
-          ck = ties[j]!;
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      let ct = times[c]!;
+      let ck = ties[c]!;
+      const r = c + 1;
+      if (r < n) {
+        const rt = times[r]!;
+        if (rt < ct || (rt === ct && ties[r]! < ck)) {
+          c = r;
+          ct = rt;
+          ck = ties[r]!;
         }
       }
       if (t < ct || (t === ct && k < ck)) break;
@@ -76,17 +89,18 @@ export class EventHeap {
     times[i] = t;
     ties[i] = k;
     slots[i] = s;
-    return top;
   }
 
   private grow(): void {
     const cap = this.times.length * 2;
-    const grow = <T extends Float64Array | Int32Array>(a: T, b: T): T => {
-      b.set(a);
-      return b;
-    };
-    this.times = grow(this.times, new Float64Array(cap));
-    this.ties = grow(this.ties, new Float64Array(cap));
-    this.slots = grow(this.slots, new Int32Array(cap));
+    const times = new Float64Array(cap);
+    times.set(this.times);
+    const ties = new Float64Array(cap);
+    ties.set(this.ties);
+    const slots = new Int32Array(cap);
+    slots.set(this.slots);
+    this.times = times;
+    this.ties = ties;
+    this.slots = slots;
   }
 }

@@ -6,7 +6,9 @@ import type { Simulation } from './simulation.js';
  */
 export class Resource {
   private readonly holders: (string | undefined)[] = [];
-  private readonly queue: { label: string | undefined; grant: () => void }[] = [];
+  /** Waiters in arrival order; entries before `queueHead` have been served. */
+  private readonly queue: ({ label: string | undefined; grant: () => void } | undefined)[] = [];
+  private queueHead = 0;
 
   constructor(
     readonly sim: Simulation,
@@ -21,25 +23,27 @@ export class Resource {
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length - this.queueHead;
   }
 
-  /** Label of the oldest current holder. */
+  /** Label of the longest-standing current holder. */
   get holder(): string | undefined {
     return this.holders[0];
   }
 
-  /** Resolves with a release function once the resource is granted. */
+  /** Resolves with a release function once the resource is granted; releasing twice is harmless. */
   acquire(label?: string): Promise<() => void> {
     return new Promise((resolve) => {
       const grant = () => {
         this.holders.push(label);
         let released = false;
+        // The grantee continues in a microtask: run() must let it finish before the next event.
+        this.sim.markProcessResumed();
         resolve(() => {
           if (released) return;
           released = true;
           this.holders.splice(this.holders.indexOf(label), 1);
-          this.queue.shift()?.grant();
+          this.grantNext();
         });
       };
       if (this.holders.length < this.capacity) grant();
@@ -55,5 +59,17 @@ export class Resource {
     } finally {
       release();
     }
+  }
+
+  private grantNext(): void {
+    if (this.queueHead === this.queue.length) return;
+    const next = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = undefined;
+    // Compact now and then, so a long-lived resource does not keep a dead prefix.
+    if (this.queueHead > 64 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    next.grant();
   }
 }

@@ -11,18 +11,21 @@ export interface ScheduledEvent {
 }
 
 /** Priorities are small integers; with the insertion sequence they form one exact tie key. */
-const PRIORITY_LIMIT = 1000;
+export const PRIORITY_LIMIT = 1000;
+/** 2^40 sequence numbers per priority: (2 * 1000 + 1) * 2^40 < 2^53 keeps the key exact. */
 const SEQ_SPAN = 2 ** 40;
 
+// What a slot holds. RESUME events settle a promise a process awaits (timeouts, process starts).
 const FREE = 0;
-const PENDING = 1;
-const CANCELLED = 2;
+const CALLBACK = 1;
+const RESUME = 2;
+const CANCELLED = 3;
 
 class EventHandle implements ScheduledEvent {
   constructor(
-    private readonly sim: Simulation,
+    readonly sim: Simulation,
     readonly slot: number,
-    readonly generation: number,
+    readonly seq: number,
     readonly time: number,
     readonly priority: number,
   ) {}
@@ -32,122 +35,183 @@ class EventHandle implements ScheduledEvent {
   }
 }
 
-/** A macrotask boundary: every pending microtask (a resumed process's continuation) has run. */
+/** A macrotask boundary: once it resolves, every pending microtask (a resumed process's continuation) has run. */
 const drainMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Why the runUntilSettled driver stopped. */
+type DriverExit = 'idle' | 'empty';
+
 /**
- * The discrete-event kernel: an event queue on a binary heap ordered by (time, priority,
- * insertion sequence), a virtual clock, and processes.
+ * The discrete-event kernel (after SimPy's core): an event queue on a binary heap ordered by
+ * (time, priority, insertion sequence), a virtual clock, and processes.
  *
- * Processes are ordinary async functions (`await sim.timeout(dt)`) or generators that yield
- * delays (SimPy style). When an event resumes an async process, `run` waits for a macrotask
- * boundary before popping the next event, so the process runs fully to its next wait first:
- * the trace is the same on every run. Plain callback events need no such wait, and `runSync`
- * runs them as fast as the heap allows.
+ * Processes are async functions (`await sim.timeout(dt)`) or generators that yield delays. When
+ * an event resumes an async process, `run` and `runUntilSettled` wait for a macrotask boundary
+ * before popping the next event, so the process runs through all its chained awaits to its next
+ * wait first: the trace is the same on every run. Plain callback events need no such wait, and
+ * `runSync` runs them as fast as the heap allows.
  */
 export class Simulation {
   private readonly heap = new EventHeap();
   // Event slots: the heap holds slot numbers; a slot is reused once its event has run.
   private callbacks: ((() => void) | undefined)[] = [];
-  private state = new Uint8Array(1024);
-  private resumes = new Uint8Array(1024);
-  private generation = new Uint32Array(1024);
-  private free: number[] = [];
+  private kind = new Uint8Array(1024);
+  /** Insertion sequence of each slot's event: tells a live handle from a stale one after reuse. */
+  private slotSeq = new Float64Array(1024);
+  private freeSlots = new Int32Array(1024);
+  private freeCount = 0;
   private clock: number;
   private seq = 0;
-  /** Cancelled events still in the heap. */
+  /** Cancelled events still in the heap (lazy deletion). */
   private cancelledInHeap = 0;
-  /** Promises some caller of runUntilSettled is waiting on; one driver loop serves them all. */
+  /**
+   * The heap top is an event that has already been run; it stays until the callback schedules
+   * its successor, which then replaces it in one sift (the usual case), or is popped after.
+   */
+  private topFired = false;
+  /** Set while an event runs if it resumed a process (the loop then drains microtasks). */
+  private woke = false;
+  // A paced loop asleep until `sleepingFor_s`; scheduling anything earlier wakes it.
+  private sleeper: Pacer | undefined;
+  private sleepingFor_s = -Infinity;
+  /** Callers of runUntilSettled still waiting; one driver loop serves them all. */
   private waiting = 0;
-  private driver: Promise<void> | null = null;
-  private driverPacing: Pacing | undefined;
+  private driver: Promise<DriverExit> | null = null;
 
   constructor(opts: { start_s?: number } = {}) {
     const start = opts.start_s ?? 0;
-    if (!Number.isFinite(start)) throw new RangeError(`Simulation: start_s must be a finite number, got ${start}`);
+    if (typeof start !== 'number' || !Number.isFinite(start)) throw new RangeError(`Simulation: start_s must be a finite number, got ${String(start)}`);
     this.clock = start;
   }
 
+  /** Virtual time, seconds. */
   get now(): number {
     return this.clock;
   }
 
+  /** Events in the queue, cancelled ones excluded. */
   get pending(): number {
-    return this.heap.size - this.cancelledInHeap;
+    return this.heap.size - this.cancelledInHeap - (this.topFired ? 1 : 0);
   }
 
-  /** Time of the next event, or Infinity. */
+  /** Time of the next live event, or Infinity. */
   peek(): number {
+    this.settleTop();
     this.skipCancelled();
     return this.heap.topTime();
   }
 
+  /** Runs `callback` at now + delay_s; among equal times, lower `priority` first, then scheduling order. */
   schedule(delay_s: number, callback: () => void, priority = 0): ScheduledEvent {
-    const slot = this.enqueue(delay_s, callback, priority, false);
-    return new EventHandle(this, slot, this.generation[slot]!, this.clock + delay_s, priority);
+    if (typeof callback !== 'function') throw new TypeError(`schedule: callback must be a function, got ${typeof callback}`);
+    const slot = this.enqueue(delay_s, callback, priority, CALLBACK);
+    return new EventHandle(this, slot, this.seq - 1, this.clock + delay_s, priority);
   }
 
-  /** Takes a scheduled event out of the queue; false if it already ran or was cancelled. */
+  /** Takes a scheduled event out of the queue; false if it already ran, was cancelled, or is not ours. */
   cancel(event: ScheduledEvent): boolean {
-    if (!(event instanceof EventHandle) || this.generation[event.slot] !== event.generation || this.state[event.slot] !== PENDING) return false;
-    this.state[event.slot] = CANCELLED;
+    if (!(event instanceof EventHandle) || event.sim !== this) return false;
+    const slot = event.slot;
+    if (this.kind[slot] !== CALLBACK || this.slotSeq[slot] !== event.seq) return false;
+    this.kind[slot] = CANCELLED;
+    this.callbacks[slot] = undefined;
     this.cancelledInHeap++;
     return true;
   }
 
-  /** Resolves when the clock reaches now + delay (for async processes). */
+  /** Resolves when the clock reaches now + delay_s (for async processes). */
   timeout(delay_s: number, priority = 0): Promise<void> {
     return new Promise<void>((resolve) => {
-      this.enqueue(delay_s, resolve, priority, true);
-    });
-  }
-
-  /** Starts an async-function process now (at the current time, after events already due). */
-  process<T>(body: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.enqueue(0, () => body().then(resolve, reject), 0, true);
+      this.enqueue(delay_s, resolve, priority, RESUME);
     });
   }
 
   /**
-   * Starts a generator process: it yields a delay in seconds (resumed synchronously when it
-   * elapses) or a promise (resumed when that settles, with its value).
+   * Call when code run by an event settles a promise that a process awaits by some other route
+   * than `timeout` (a Resource grant does): `run` then lets that process finish before the next event.
    */
-  processGenerator<T>(gen: Generator<number | Promise<unknown>, T, unknown>): Promise<T> {
+  markProcessResumed(): void {
+    this.woke = true;
+  }
+
+  /** Starts an async-function process now (at the current time, after events already due). */
+  process<T>(body: () => Promise<T>): Promise<T> {
+    if (typeof body !== 'function') throw new TypeError(`process: body must be a function, got ${typeof body}`);
     return new Promise<T>((resolve, reject) => {
-      const advance = (input: unknown, error?: unknown) => {
-        let r: IteratorResult<number | Promise<unknown>, T>;
+      const start = () => {
         try {
-          r = error === undefined ? gen.next(input) : gen.throw(error);
+          body().then(resolve, reject);
         } catch (e) {
           reject(e);
-          return;
         }
-        if (r.done) resolve(r.value);
-        else if (typeof r.value === 'number') this.enqueue(r.value, () => advance(undefined), 0, false);
-        else r.value.then((v) => advance(v), (e) => advance(undefined, e ?? new Error('generator process: awaited promise rejected')));
       };
-      this.enqueue(0, () => advance(undefined), 0, false);
+      this.enqueue(0, start, 0, RESUME);
     });
   }
 
-  /** Pops and runs one event; false when the queue is empty. */
+  /**
+   * Starts a generator process (SimPy style): yield a delay in seconds to be resumed,
+   * synchronously, when it elapses; yield a promise to be resumed with its value when it
+   * settles (a rejection is thrown into the generator, as is a bad yield).
+   */
+  processGenerator<T>(gen: Generator<number | Promise<unknown>, T, unknown>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const advance = (input: unknown, failed: boolean, error?: unknown): void => {
+        let r: IteratorResult<number | Promise<unknown>, T>;
+        try {
+          r = failed ? gen.throw(error) : gen.next(input);
+        } catch (e) {
+          this.woke = true; // whoever awaits this process continues
+          reject(e);
+          return;
+        }
+        if (r.done) {
+          this.woke = true;
+          return resolve(r.value);
+        }
+        const y = r.value;
+        if (typeof y === 'number') {
+          try {
+            this.enqueue(y, () => advance(undefined, false), 0, CALLBACK);
+          } catch (e) {
+            advance(undefined, true, e);
+          }
+        } else if (y !== null && typeof (y as { then?: unknown }).then === 'function') {
+          y.then(
+            (v) => advance(v, false),
+            (e: unknown) => advance(undefined, true, e),
+          );
+        } else {
+          advance(undefined, true, new TypeError(`processGenerator: yield a delay in seconds or a promise, got ${String(y)}`));
+        }
+      };
+      this.enqueue(0, () => advance(undefined, false), 0, CALLBACK);
+    });
+  }
+
+  /** Pops and runs one event; false when the queue is empty. Does not wait for resumed processes. */
   step(): boolean {
+    this.settleTop();
     this.skipCancelled();
     if (this.heap.size === 0) return false;
     this.fireNext();
     return true;
   }
 
-  /** Runs callback events up to `until_s` (inclusive) as fast as possible, without draining processes. */
+  /**
+   * Runs events due by `until_s` (inclusive) as fast as possible, then sets the clock to until_s
+   * if finite. Async processes resumed meanwhile continue only after it returns: use `run` for them.
+   */
   runSync(until_s = Infinity): void {
+    this.checkUntil(until_s);
+    this.settleTop();
     const heap = this.heap;
-    const state = this.state;
     while (heap.size > 0) {
-      const time = heap.topTime();
+      const time = heap.times[0]!;
       if (time > until_s) break;
-      const slot = heap.pop();
-      if (state[slot] === CANCELLED) {
+      const slot = heap.slots[0]!;
+      if (this.kind[slot] === CANCELLED) {
+        heap.pop();
         this.release(slot);
         this.cancelledInHeap--;
         continue;
@@ -155,34 +219,48 @@ export class Simulation {
       const callback = this.callbacks[slot]!;
       this.release(slot);
       this.clock = time;
+      this.topFired = true;
       callback();
+      if (this.topFired) {
+        this.topFired = false;
+        heap.pop();
+      }
     }
     if (until_s !== Infinity && until_s > this.clock) this.clock = until_s;
   }
 
-  /** Runs events up to `until_s`, letting resumed processes finish before the next pop; paced if asked. */
+  /**
+   * Runs events due by `until_s`, letting each resumed process run to its next wait before the
+   * next event; paced against the wall clock if asked. With a finite until_s the clock ends there.
+   */
   async run(until_s = Infinity, pacing?: Pacing): Promise<void> {
-    const pacer = new Pacer(pacing, this.clock);
+    this.checkUntil(until_s);
+    const pacer = new Pacer(pacing, this.clock, 'reject');
     for (;;) {
+      pacer.check();
       const t = this.peek();
-      if (t === Infinity || t > until_s) break;
-      await pacer.waitUntil(t);
+      const due = t <= until_s;
+      const next = due ? t : until_s;
+      if (next === Infinity) return;
+      if (!pacer.unpaced && !(await this.pace(pacer, next))) continue;
+      if (!due) {
+        if (this.peek() <= until_s) continue; // scheduled while we slept
+        if (until_s > this.clock) this.clock = until_s;
+        return;
+      }
       if (this.fireNext()) await drainMicrotasks();
-    }
-    if (until_s !== Infinity && until_s > this.clock) {
-      await pacer.waitUntil(until_s);
-      this.clock = until_s;
     }
   }
 
   /**
    * Advances the clock until `p` settles and returns its outcome. Several callers may wait at
-   * once (concurrent clients of one twin): a single driver loop pops events for all of them.
-   * Rejects when the queue empties while `p` is still pending (nothing can ever settle it).
+   * once (concurrent clients of one twin): a single driver loop, paced as its first caller
+   * asked, pops events for all of them and stops as soon as none is waiting. Rejects when the
+   * queue empties while `p` is still pending (nothing in the simulation can settle it).
    */
   async runUntilSettled<T>(p: Promise<T>, pacing?: Pacing): Promise<T> {
     let settled = false;
-    const watched = p.then(
+    const watched = Promise.resolve(p).then(
       (v) => {
         settled = true;
         return v;
@@ -192,21 +270,17 @@ export class Simulation {
         throw e;
       },
     );
-    watched.catch(() => undefined);
+    const settledSignal = watched.then(
+      () => 'settled' as const,
+      () => 'settled' as const,
+    );
     this.waiting++;
     try {
-      if (!this.driver) {
-        this.driverPacing = pacing;
-        this.driver = this.drive().finally(() => {
-          this.driver = null;
-        });
-      }
       while (!settled) {
-        await Promise.race([watched.then(() => undefined, () => undefined), this.driver]);
-        if (!settled && !this.driver) {
-          // The driver stopped: the queue is empty. Give the promise one more chance to settle.
-          await drainMicrotasks();
-          if (!settled) throw new Error(`simulation deadlock: the event queue is empty at t = ${this.clock} s but the awaited process has not finished`);
+        this.driver ??= this.drive(pacing);
+        const exit = await Promise.race([settledSignal, this.driver]);
+        if (exit === 'empty' && !settled) {
+          throw new Error(`simulation deadlock: the event queue is empty at t = ${this.clock} s but the awaited promise has not settled`);
         }
       }
       return await watched;
@@ -216,38 +290,74 @@ export class Simulation {
   }
 
   /** The driver: pops events while anyone waits and there is something to pop. */
-  private async drive(): Promise<void> {
-    const pacer = new Pacer(this.driverPacing, this.clock);
-    while (this.waiting > 0) {
-      const t = this.peek();
-      if (t === Infinity) {
-        await drainMicrotasks();
-        if (this.peek() === Infinity) return;
-        continue;
+  private async drive(pacing: Pacing | undefined): Promise<DriverExit> {
+    const pacer = new Pacer(pacing, this.clock, 'unpace');
+    // Never finish synchronously: `this.driver` must be assigned before it is cleared.
+    await undefined;
+    try {
+      for (;;) {
+        if (this.waiting === 0) return 'idle';
+        const t = this.peek();
+        if (t === Infinity) {
+          // A settling promise may still schedule something once its continuations have run.
+          await drainMicrotasks();
+          if (this.peek() === Infinity) return this.waiting === 0 ? 'idle' : 'empty';
+          continue;
+        }
+        if (!pacer.unpaced) {
+          if (!(await this.pace(pacer, t))) continue;
+          if (this.waiting === 0) return 'idle';
+        }
+        if (this.fireNext()) await drainMicrotasks();
       }
-      await pacer.waitUntil(t);
-      // Pacing waits let other callers schedule earlier events: fire whatever is due first.
-      if (this.fireNext()) await drainMicrotasks();
+    } finally {
+      this.driver = null;
     }
   }
 
-  /** Pops and runs the earliest live event; true when it resumed an async process. */
+  /** Sleeps until t_s is due on the wall clock; false if an earlier event arrived meanwhile. */
+  private async pace(pacer: Pacer, t_s: number): Promise<boolean> {
+    this.sleeper = pacer;
+    this.sleepingFor_s = t_s;
+    try {
+      return await pacer.waitUntil(t_s);
+    } finally {
+      if (this.sleeper === pacer) {
+        this.sleeper = undefined;
+        this.sleepingFor_s = -Infinity;
+      }
+    }
+  }
+
+  /** Pops and runs the earliest live event; true when it resumed a process. */
   private fireNext(): boolean {
+    this.settleTop();
     this.skipCancelled();
-    const time = this.heap.topTime();
-    const slot = this.heap.pop();
-    if (slot < 0) return false;
+    const heap = this.heap;
+    if (heap.size === 0) return false;
+    const time = heap.times[0]!;
+    const slot = heap.slots[0]!;
     const callback = this.callbacks[slot]!;
-    const resumes = this.resumes[slot] === 1;
+    this.woke = this.kind[slot] === RESUME;
     this.release(slot);
     this.clock = time;
+    this.topFired = true;
     callback();
-    return resumes;
+    this.settleTop();
+    return this.woke;
+  }
+
+  /** Pops the already-run top entry if its callback scheduled nothing to replace it. */
+  private settleTop(): void {
+    if (this.topFired) {
+      this.topFired = false;
+      this.heap.pop();
+    }
   }
 
   private skipCancelled(): void {
     const heap = this.heap;
-    while (heap.size > 0 && this.state[heap.topSlot()] === CANCELLED) {
+    while (heap.size > 0 && this.kind[heap.slots[0]!] === CANCELLED) {
       this.release(heap.pop());
       this.cancelledInHeap--;
     }
@@ -255,35 +365,54 @@ export class Simulation {
 
   private release(slot: number): void {
     this.callbacks[slot] = undefined;
-    this.state[slot] = FREE;
-    this.generation[slot]!++;
-    this.free.push(slot);
+    this.kind[slot] = FREE;
+    this.freeSlots[this.freeCount++] = slot;
   }
 
-  private enqueue(delay_s: number, callback: () => void, priority: number, resumes: boolean): number {
-    if (!(delay_s >= 0) || delay_s === Infinity) throw new RangeError(`delay_s must be a finite number >= 0, got ${delay_s}`);
-    if (!Number.isInteger(priority) || Math.abs(priority) > PRIORITY_LIMIT) throw new RangeError(`priority must be an integer from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}, got ${priority}`);
-    let slot = this.free.pop();
-    if (slot === undefined) {
+  private checkUntil(until_s: number): void {
+    if (typeof until_s !== 'number' || Number.isNaN(until_s) || until_s < this.clock) {
+      throw new RangeError(`until_s must be a number >= now (${this.clock} s), got ${String(until_s)}`);
+    }
+  }
+
+  private enqueue(delay_s: number, callback: () => void, priority: number, kind: number): number {
+    if (!(delay_s >= 0 && delay_s !== Infinity)) throw new RangeError(`delay_s must be a finite number >= 0, got ${String(delay_s)}`);
+    if (priority !== 0 && !(Number.isInteger(priority) && priority >= -PRIORITY_LIMIT && priority <= PRIORITY_LIMIT)) {
+      throw new RangeError(`priority must be an integer from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}, got ${String(priority)}`);
+    }
+    const seq = this.seq;
+    if (seq === SEQ_SPAN) throw new RangeError(`Simulation: more than ${SEQ_SPAN} events scheduled; start a new Simulation`);
+    this.seq = seq + 1;
+    let slot: number;
+    if (this.freeCount > 0) slot = this.freeSlots[--this.freeCount]!;
+    else {
       slot = this.callbacks.length;
+      if (slot === this.kind.length) this.growSlots();
       this.callbacks.push(undefined);
-      if (slot === this.state.length) this.growSlots();
     }
     this.callbacks[slot] = callback;
-    this.state[slot] = PENDING;
-    this.resumes[slot] = resumes ? 1 : 0;
-    this.heap.push(this.clock + delay_s, (priority + PRIORITY_LIMIT) * SEQ_SPAN + this.seq++, slot);
+    this.kind[slot] = kind;
+    this.slotSeq[slot] = seq;
+    const time = this.clock + delay_s;
+    const tie = (priority + PRIORITY_LIMIT) * SEQ_SPAN + seq;
+    if (this.topFired) {
+      this.topFired = false;
+      this.heap.replaceTop(time, tie, slot);
+    } else this.heap.push(time, tie, slot);
+    if (time < this.sleepingFor_s) this.sleeper!.wake();
     return slot;
   }
 
   private growSlots(): void {
-    const n = this.state.length * 2;
-    const state = new Uint8Array(n);
-    state.set(this.state);
-    const resumes = new Uint8Array(n);
-    resumes.set(this.resumes);
-    const generation = new Uint32Array(n);
-    generation.set(this.generation);
-    [this.state, this.resumes, this.generation] = [state, resumes, generation];
+    const n = this.kind.length * 2;
+    const kind = new Uint8Array(n);
+    kind.set(this.kind);
+    const slotSeq = new Float64Array(n);
+    slotSeq.set(this.slotSeq);
+    const freeSlots = new Int32Array(n);
+    freeSlots.set(this.freeSlots);
+    this.kind = kind;
+    this.slotSeq = slotSeq;
+    this.freeSlots = freeSlots;
   }
 }
