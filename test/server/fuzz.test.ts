@@ -121,7 +121,7 @@ describe('fuzzing the server with malformed requests', () => {
     unchanged();
   });
 
-  test.prop([fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), badPath, fc.option(fc.string({ maxLength: 40 }), { nil: undefined })], { numRuns: 300 })(
+  test.prop([fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), badPath, fc.option(fc.string({ maxLength: 40 }), { nil: undefined })], { numRuns: 250 })(
     'REST unknown routes, bad keys and raw bodies',
     async (method, path, raw) => {
       const body = method === 'GET' || method === 'DELETE' ? undefined : (raw ?? '{');
@@ -134,7 +134,7 @@ describe('fuzzing the server with malformed requests', () => {
     },
   );
 
-  test.prop([fc.string({ maxLength: 60 })], { numRuns: 200 })('REST malformed JSON', async (raw) => {
+  test.prop([fc.string({ maxLength: 60 })], { numRuns: 150 })('REST malformed JSON', async (raw) => {
     const r = await http(server, 'POST', '/api/commands', `{${raw}`);
     answered++;
     expect(r.status).toBeGreaterThanOrEqual(400);

@@ -23,7 +23,13 @@ export async function mcpClient(server: RunningServer, opts: { token?: string; n
   const headers: Record<string, string> = {};
   if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
   const client = new Client({ name: opts.name ?? 'test-client', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl), { requestInit: { headers } }));
+  // As the remote adapter does: no connection-wide abort signal on each POST (undici would keep a listener per request).
+  const fetchWithoutSharedSignal: typeof fetch = (url, init) => {
+    if (!init?.signal || init.method !== 'POST') return fetch(url, init);
+    const { signal: _shared, ...rest } = init;
+    return fetch(url, rest);
+  };
+  await client.connect(new StreamableHTTPClientTransport(new URL(server.mcpUrl), { requestInit: { headers }, fetch: fetchWithoutSharedSignal }));
   return client;
 }
 
