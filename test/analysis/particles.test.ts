@@ -148,6 +148,7 @@ describe('findParticles', () => {
     expect(() => findParticles(record([{ ...img, attrs: { ...img.attrs, dwell_time_s: 'x' } }]))).toThrow(/dwell_time_s/);
     expect(() => findParticles(record([{ ...img, shape: [256] }]))).toThrow(/must be an image/);
     expect(() => findParticles(record([img]), { falseAlarms: -1 })).toThrow(/falseAlarms/);
+    expect(() => findParticles(record([img]), { borderMargin_px: -1 })).toThrow(/borderMargin_px/);
     expect(() => findParticles(record([img]), { elements: ['Qq'] })).toThrow(/unknown element "Qq"/);
   });
 });

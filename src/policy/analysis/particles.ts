@@ -124,6 +124,7 @@ export function findParticles(image: DataRecord, opts: FindParticlesOptions = {}
   const growP = positive('growProbability', opts.growProbability, 1e-3);
   const minSep_px = positive('minSeparation_px', opts.minSeparation_px, 3);
   const border_px = opts.borderMargin_px ?? 1;
+  if (!(Number.isFinite(border_px) && border_px >= 0)) throw new RangeError(`findParticles: borderMargin_px must be a finite number >= 0, got ${border_px}`);
   const extendedVar = positive('extendedVariance_px2', opts.extendedVariance_px2, 0.6);
   const maxBlur = positive('maxBlurRatio', opts.maxBlurRatio, 2.5);
   const maxElong = positive('maxElongation', opts.maxElongation, 3);
