@@ -4,7 +4,7 @@ import { COMMANDS, ATTRIBUTES } from '../../src/protocol/commands.js';
 import { InstrumentError, type DataRecord } from '../../src/protocol/instrument.js';
 import { findCommandTool } from '../../src/protocol/remote.js';
 import { checkArgument, lookupCommand } from '../../src/server/http/arguments.js';
-import { AccessPolicy, bearerToken, isLoopbackAddress, isLoopbackHost, sameSecret } from '../../src/server/http/auth.js';
+import { AccessPolicy, bearerToken, hostHeaderAllowed, hostName, isLoopbackAddress, isLoopbackHost, sameSecret } from '../../src/server/http/auth.js';
 import { BeamQueue } from '../../src/server/http/beam-queue.js';
 import { clientIdHeader } from '../../src/server/http/clients.js';
 import { describeError, httpStatusOf } from '../../src/server/http/errors.js';
@@ -50,6 +50,15 @@ describe('access policy', () => {
     expect(bearerToken({ authorization: 'Bearer  tok ' })).toBe('tok');
     expect(bearerToken({ authorization: 'Basic xyz' })).toBe('');
     expect(bearerToken({})).toBeUndefined();
+  });
+
+  it('answers on loopback only to loopback Host names (no DNS rebinding)', () => {
+    expect(hostName('127.0.0.1:8000')).toBe('127.0.0.1');
+    expect(hostName('[::1]:8000')).toBe('::1');
+    expect(hostName('LOCALHOST')).toBe('localhost');
+    for (const h of ['127.0.0.1:8000', 'localhost:8000', '[::1]:9', 'localhost']) expect(hostHeaderAllowed('127.0.0.1', h)).toBe(true);
+    for (const h of ['evil.example:8000', 'evil.example', '10.0.0.1:8000', undefined]) expect(hostHeaderAllowed('127.0.0.1', h)).toBe(false);
+    expect(hostHeaderAllowed('0.0.0.0', 'lab-pc.example:8000')).toBe(true);
   });
 
   it('cleans client names', () => {

@@ -1,4 +1,5 @@
 import { writeFileSync, mkdtempSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +86,39 @@ describe('REST /api', () => {
     expect(text.status).toBe(415);
     expect(server.twin.twin.state).toBe(before);
     expect((await http(server, 'GET', '/api/state')).status).toBe(200);
+  });
+});
+
+/** A GET with a chosen Host header (fetch does not let callers set Host). */
+function getWithHost(server: RunningServer, path: string, host: string): Promise<{ status: number; body: string }> {
+  const url = new URL(path, server.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ hostname: url.hostname, port: url.port, path: url.pathname + url.search, headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('DNS rebinding', () => {
+  it('refuses requests addressed to another host name on every surface', async () => {
+    const server = await serve();
+    try {
+      const port = new URL(server.url).port;
+      expect((await getWithHost(server, '/api/state', `127.0.0.1:${port}`)).status).toBe(200);
+      expect((await getWithHost(server, '/api/state', `localhost:${port}`)).status).toBe(200);
+      const refused = await getWithHost(server, '/api/state', `evil.example:${port}`);
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body).reason).toBe('ForbiddenHost');
+      expect((await getWithHost(server, '/mcp', `evil.example:${port}`)).status).toBe(403);
+      expect((await getWithHost(server, '/socket.io/?EIO=4&transport=polling', `evil.example:${port}`)).status).toBe(403);
+      expect((await getWithHost(server, '/socket.io/?EIO=4&transport=polling', `127.0.0.1:${port}`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
   });
 });
 

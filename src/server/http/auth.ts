@@ -22,6 +22,23 @@ export function isLoopbackHost(host: string): boolean {
   return isLoopbackAddress(host) || host.toLowerCase() === 'localhost';
 }
 
+/** The host name of a Host header ("127.0.0.1:8000", "[::1]:8000", "localhost"), without the port. */
+export function hostName(hostHeader: string): string {
+  const h = hostHeader.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') > 0 ? h.indexOf(']') : undefined);
+  const colon = h.indexOf(':');
+  return colon >= 0 && h.indexOf(':', colon + 1) < 0 ? h.slice(0, colon) : h;
+}
+
+/**
+ * A server bound to loopback answers only requests addressed to a loopback name: a web page that
+ * rebinds its own domain to 127.0.0.1 (DNS rebinding) sends its domain in Host and is refused.
+ */
+export function hostHeaderAllowed(bindHost: string, hostHeader: string | undefined): boolean {
+  if (!isLoopbackHost(bindHost)) return true;
+  return hostHeader !== undefined && isLoopbackHost(hostName(hostHeader));
+}
+
 /** Compares secrets in time independent of where they differ (hashing first equalises lengths). */
 export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();

@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import { InProcessInstrument, type ClockPacing } from '../../protocol/in-process.js';
 import type { Scenario } from '../../protocol/scenario.js';
 import { createTwin, type Twin } from '../../twin/index.js';
-import { AccessPolicy, isLoopbackHost } from './auth.js';
+import { AccessPolicy, hostHeaderAllowed, isLoopbackHost } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { registerMcp } from './mcp.js';
 import { REST_ROUTES, registerRest } from './rest.js';
@@ -78,9 +78,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true, return503OnClosing: true });
   installErrorHandling(app, [...REST_ROUTES, 'GET|POST|DELETE /mcp (MCP streamable HTTP)', 'socket.io at /socket.io']);
+  const hostAllowed = (h: string | undefined) => hostHeaderAllowed(host, h);
+  app.addHook('onRequest', async (request, reply) => {
+    if (!hostAllowed(request.headers.host)) {
+      return reply.code(403).send({ reason: 'ForbiddenHost', description: `this server listens on ${host} and answers only requests addressed to it (Host ${String(request.headers.host).slice(0, 100)} refused).` });
+    }
+  });
   const mcp = registerMcp(app, { service, policy, maxSessions: opts.maxSessions });
   registerRest(app, { service, policy, speed });
-  const telemetry = attachTelemetry(app.server, { service, policy, speed });
+  const telemetry = attachTelemetry(app.server, { service, policy, speed, hostAllowed });
   await app.listen({ host, port: opts.port ?? 8000 });
 
   const address = app.server.address();

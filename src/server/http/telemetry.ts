@@ -40,6 +40,8 @@ export interface TelemetryOptions {
   service: TwinService;
   policy: AccessPolicy;
   speed: number | 'max';
+  /** Refuses handshakes addressed to another host (DNS rebinding); default: all allowed. */
+  hostAllowed?: (hostHeader: string | undefined) => boolean;
 }
 
 interface SocketData {
@@ -78,7 +80,13 @@ export function telemetryEnricher(): (record: InstrumentTelemetry, render?: bool
 }
 
 export function attachTelemetry(httpServer: HttpServer, opts: TelemetryOptions): { io: SocketServer; close(): Promise<void> } {
-  const io = new SocketServer(httpServer, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 2 * MAX_PUBLISHED_BYTES });
+  const hostAllowed = opts.hostAllowed ?? (() => true);
+  const io = new SocketServer(httpServer, {
+    path: '/socket.io',
+    serveClient: false,
+    maxHttpBufferSize: 2 * MAX_PUBLISHED_BYTES,
+    allowRequest: (req, callback) => callback(hostAllowed(req.headers.host) ? null : 'ForbiddenHost: requests must be addressed to the host the server listens on', hostAllowed(req.headers.host)),
+  });
   const { service, policy } = opts;
 
   io.use((socket, next) => {
