@@ -44,7 +44,7 @@ export async function surveyRegion(ms: Microscope, region: Region, elements: str
   await ms.autoFocus();
   await ms.setScan({ imsize: imsize.overview });
   const overviewKey = await ms.acquireScannedImage(['haadf']);
-  const found = findParticles(await ms.getData(overviewKey));
+  const found = findParticles(await ms.getData(overviewKey), { elements });
   await ms.setScan({ imsize: imsize.edx });
   const frameKey = await ms.acquireScannedImage(['haadf', 'eds']);
   const compositions = quantifyFromFrame(await ms.getData(frameKey), found, elements);
