@@ -52,6 +52,8 @@ export function run(argv: string[]): Promise<number> {
     const total = scenario.policy.seed_particles + iterations;
     const bar = new ProgressBar(total, `${scenario.name} ${policy}`);
     const trace: object[] = [];
+    // Against a served twin, relay the campaign's decisions and metrics to its dashboards.
+    const publisher = values.instrument ? await (await import('../http/publisher.js')).connectPublisher(values.instrument, { token: values.token, client: 'stem-twin run' }) : null;
     const record = await runSession(scenario, {
       seed,
       policy,
@@ -62,10 +64,12 @@ export function run(argv: string[]): Promise<number> {
       onCommand: (c) => trace.push({ type: 'command', ...c }),
       onEvent: (e) => {
         trace.push(e);
+        void publisher?.publish(e);
         if (e.type === 'iteration') bar.update(e.record.iteration, `t=${hms(e.record.time_s)}`);
       },
     });
     bar.done();
+    await publisher?.close();
     const files = writeCampaignOutputs(out, record, trace);
     if (values.json) console.log(JSON.stringify(record.summary, null, 2));
     else console.log(formatSummary(record.summary, files));
