@@ -12,7 +12,9 @@ export interface ScheduledEvent {
 
 /** Priorities are small integers; with the insertion sequence they form one exact tie key. */
 export const PRIORITY_LIMIT = 1000;
-/** 2^40 sequence numbers per priority: (2 * 1000 + 1) * 2^40 < 2^53 keeps the key exact. */
+/** Process starts come before every user priority at their time (SimPy's URGENT Initialize). */
+const URGENT = -PRIORITY_LIMIT - 1;
+/** 2^40 sequence numbers per priority: (2 * 1000 + 2) * 2^40 < 2^53 keeps the key exact. */
 const SEQ_SPAN = 2 ** 40;
 
 // What a slot holds. RESUME events settle a promise a process awaits (timeouts, process starts).
@@ -32,6 +34,12 @@ class EventHandle implements ScheduledEvent {
 
   cancel(): boolean {
     return this.sim.cancel(this);
+  }
+}
+
+function checkPriority(priority: number): void {
+  if (!(Number.isInteger(priority) && priority >= -PRIORITY_LIMIT && priority <= PRIORITY_LIMIT)) {
+    throw new RangeError(`priority must be an integer from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}, got ${String(priority)}`);
   }
 }
 
@@ -104,6 +112,7 @@ export class Simulation {
   /** Runs `callback` at now + delay_s; among equal times, lower `priority` first, then scheduling order. */
   schedule(delay_s: number, callback: () => void, priority = 0): ScheduledEvent {
     if (typeof callback !== 'function') throw new TypeError(`schedule: callback must be a function, got ${typeof callback}`);
+    if (priority !== 0) checkPriority(priority);
     const slot = this.enqueue(delay_s, callback, priority, CALLBACK);
     return new EventHandle(this, slot, this.seq - 1, this.clock + delay_s, priority);
   }
@@ -121,6 +130,7 @@ export class Simulation {
 
   /** Resolves when the clock reaches now + delay_s (for async processes). */
   timeout(delay_s: number, priority = 0): Promise<void> {
+    if (priority !== 0) checkPriority(priority);
     return new Promise<void>((resolve) => {
       this.enqueue(delay_s, resolve, priority, RESUME);
     });
@@ -134,18 +144,28 @@ export class Simulation {
     this.woke = true;
   }
 
-  /** Starts an async-function process now (at the current time, after events already due). */
+  /**
+   * Starts an async-function process at the current time. As in SimPy, the start comes before
+   * other events due now, and the returned promise settles through an event scheduled when the
+   * body finishes (so a waiter resumes after events already due at that time).
+   */
   process<T>(body: () => Promise<T>): Promise<T> {
     if (typeof body !== 'function') throw new TypeError(`process: body must be a function, got ${typeof body}`);
     return new Promise<T>((resolve, reject) => {
+      const finish = (settle: () => void) => this.enqueue(0, settle, 0, RESUME);
       const start = () => {
+        let running: Promise<T>;
         try {
-          body().then(resolve, reject);
+          running = body();
         } catch (e) {
-          reject(e);
+          return finish(() => reject(e));
         }
+        Promise.resolve(running).then(
+          (v) => finish(() => resolve(v)),
+          (e: unknown) => finish(() => reject(e)),
+        );
       };
-      this.enqueue(0, start, 0, RESUME);
+      this.enqueue(0, start, URGENT, RESUME);
     });
   }
 
@@ -161,13 +181,13 @@ export class Simulation {
         try {
           r = failed ? gen.throw(error) : gen.next(input);
         } catch (e) {
-          this.woke = true; // whoever awaits this process continues
-          reject(e);
+          this.enqueue(0, () => reject(e), 0, RESUME);
           return;
         }
         if (r.done) {
-          this.woke = true;
-          return resolve(r.value);
+          const value = r.value;
+          this.enqueue(0, () => resolve(value), 0, RESUME);
+          return;
         }
         const y = r.value;
         if (typeof y === 'number') {
@@ -185,7 +205,7 @@ export class Simulation {
           advance(undefined, true, new TypeError(`processGenerator: yield a delay in seconds or a promise, got ${String(y)}`));
         }
       };
-      this.enqueue(0, () => advance(undefined, false), 0, CALLBACK);
+      this.enqueue(0, () => advance(undefined, false), URGENT, CALLBACK);
     });
   }
 
@@ -375,11 +395,9 @@ export class Simulation {
     }
   }
 
+  /** Queues an event; `priority` is trusted (the public methods check theirs). */
   private enqueue(delay_s: number, callback: () => void, priority: number, kind: number): number {
     if (!(delay_s >= 0 && delay_s !== Infinity)) throw new RangeError(`delay_s must be a finite number >= 0, got ${String(delay_s)}`);
-    if (priority !== 0 && !(Number.isInteger(priority) && priority >= -PRIORITY_LIMIT && priority <= PRIORITY_LIMIT)) {
-      throw new RangeError(`priority must be an integer from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}, got ${String(priority)}`);
-    }
     const seq = this.seq;
     if (seq === SEQ_SPAN) throw new RangeError(`Simulation: more than ${SEQ_SPAN} events scheduled; start a new Simulation`);
     this.seq = seq + 1;
@@ -394,7 +412,7 @@ export class Simulation {
     this.kind[slot] = kind;
     this.slotSeq[slot] = seq;
     const time = this.clock + delay_s;
-    const tie = (priority + PRIORITY_LIMIT) * SEQ_SPAN + seq;
+    const tie = (priority - URGENT) * SEQ_SPAN + seq;
     if (this.topFired) {
       this.topFired = false;
       this.heap.replaceTop(time, tie, slot);
