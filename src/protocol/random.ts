@@ -1,18 +1,26 @@
 import seedrandom from 'seedrandom';
 
+/** 2^-32: the resolution of one Alea output. */
+const TWO_POW_M32 = 2.3283064365386963e-10;
+
 /**
  * The one seeded random generator of a scenario. Every random draw in the twin and in the
  * policies goes through an Rng that was passed in explicitly; nothing calls Math.random.
  *
  * `fork(label)` derives an independent, reproducible stream, so that adding draws in one part
  * of the simulation (say, the EELS noise) does not shift the draws of another (the specimen).
+ *
+ * The stream is seedrandom's Alea: seeded by seedrandom, then stepped here with the same
+ * arithmetic (the state lives in fields, so the hot loops of bulk draws avoid a closure call).
  */
 export class Rng {
-  private readonly next: () => number;
+  /** Alea's state s0, s1, s2, c: in a typed array, so that steps update doubles in place. */
+  private readonly state: Float64Array;
   private spareNormal: number | undefined;
 
   constructor(readonly seed: string | number) {
-    this.next = seedrandom.alea(String(seed));
+    const { s0, s1, s2, c } = seedrandom.alea(String(seed), { state: true }).state();
+    this.state = Float64Array.of(s0, s1, s2, c);
   }
 
   /** A new generator whose stream depends only on this seed and the label. */
@@ -20,19 +28,25 @@ export class Rng {
     return new Rng(`${this.seed}/${label}`);
   }
 
-  /** Uniform on [0, 1). */
+  /** Uniform on [0, 1), in steps of 2^-32 (Alea). */
   uniform(): number {
-    return this.next();
+    const st = this.state;
+    const t = 2091639 * st[0]! + st[3]! * TWO_POW_M32;
+    const c = t | 0;
+    st[0] = st[1]!;
+    st[1] = st[2]!;
+    st[3] = c;
+    return (st[2] = t - c);
   }
 
   /** Uniform on [lo, hi). */
   uniformIn(lo: number, hi: number): number {
-    return lo + (hi - lo) * this.next();
+    return lo + (hi - lo) * this.uniform();
   }
 
   /** Uniform integer in 0..n-1. */
   int(n: number): number {
-    return Math.floor(this.next() * n);
+    return Math.floor(this.uniform() * n);
   }
 
   /** Normal by the polar Box-Muller method (one spare kept). */
@@ -44,8 +58,8 @@ export class Rng {
     }
     let u: number, v: number, s: number;
     do {
-      u = 2 * this.next() - 1;
-      v = 2 * this.next() - 1;
+      u = 2 * this.uniform() - 1;
+      v = 2 * this.uniform() - 1;
       s = u * u + v * v;
     } while (s >= 1 || s === 0);
     const f = Math.sqrt((-2 * Math.log(s)) / s);
@@ -69,37 +83,124 @@ export class Rng {
   poisson(lambda: number): number {
     if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new RangeError(`poisson: mean must be a finite number >= 0, got ${lambda}`);
     if (lambda === 0) return 0;
-    if (lambda < 10) {
-      const limit = Math.exp(-lambda);
-      let k = 0;
-      let p = this.next();
-      while (p > limit) {
-        k++;
-        p *= this.next();
-      }
-      return k;
+    if (lambda < 10) return this.poissonKnuth(Math.exp(-lambda));
+    return this.poissonPtrs(ptrsConstants(lambda));
+  }
+
+  /**
+   * Replaces each mean by one Poisson draw, in index order: the very draws a loop of poisson()
+   * would give (same stream, same values). Faster on images, whose pixels mostly share one
+   * background mean: that mean's constants are computed once, and its draws step Alea on local
+   * variables (the arithmetic of uniform(), inlined; the state is stored back around every
+   * other entry's poisson()).
+   */
+  poissonInPlace(means: Float64Array): Float64Array {
+    const common = commonValue(means);
+    if (!(common > 0)) {
+      for (let i = 0; i < means.length; i++) means[i] = this.poisson(means[i]!);
+      return means;
     }
-    const slam = Math.sqrt(lambda);
-    const loglam = Math.log(lambda);
-    const b = 0.931 + 2.53 * slam;
-    const a = -0.059 + 0.02483 * b;
-    const invalpha = 1.1239 + 1.1328 / (b - 3.4);
-    const vr = 0.9277 - 3.6224 / (b - 2);
+    const small = common < 10;
+    const limit = Math.exp(-common);
+    const { lambda, loglam, a, b, lnInvalpha, vr } = ptrsConstants(common);
+    const st = this.state;
+    let s0 = st[0]!;
+    let s1 = st[1]!;
+    let s2 = st[2]!;
+    let c = st[3]!;
+    let t = 0;
+    for (let i = 0; i < means.length; i++) {
+      const m = means[i]!;
+      if (m !== common) {
+        st[0] = s0;
+        st[1] = s1;
+        st[2] = s2;
+        st[3] = c;
+        means[i] = this.poisson(m);
+        s0 = st[0]!;
+        s1 = st[1]!;
+        s2 = st[2]!;
+        c = st[3]!;
+        continue;
+      }
+      if (small) {
+        // Knuth, as poissonKnuth.
+        t = 2091639 * s0 + c * TWO_POW_M32;
+        s0 = s1;
+        s1 = s2;
+        c = t | 0;
+        s2 = t - c;
+        let k = 0;
+        let p = s2;
+        while (p > limit) {
+          k++;
+          t = 2091639 * s0 + c * TWO_POW_M32;
+          s0 = s1;
+          s1 = s2;
+          c = t | 0;
+          s2 = t - c;
+          p *= s2;
+        }
+        means[i] = k;
+        continue;
+      }
+      // PTRS, as poissonPtrs.
+      for (;;) {
+        t = 2091639 * s0 + c * TWO_POW_M32;
+        s0 = s1;
+        s1 = s2;
+        c = t | 0;
+        s2 = t - c;
+        const u = s2 - 0.5;
+        t = 2091639 * s0 + c * TWO_POW_M32;
+        s0 = s1;
+        s1 = s2;
+        c = t | 0;
+        s2 = t - c;
+        const v = s2;
+        const us = 0.5 - Math.abs(u);
+        const k = Math.floor(((2 * a) / us + b) * u + lambda + 0.43);
+        if ((us >= 0.07 && v <= vr) || (k >= 0 && !(us < 0.013 && v > us) && Math.log(v) + lnInvalpha - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k))) {
+          means[i] = k;
+          break;
+        }
+      }
+    }
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = c;
+    return means;
+  }
+
+  /** Knuth: the number of uniforms multiplied in before the product falls to exp(-lambda). */
+  private poissonKnuth(limit: number): number {
+    let k = 0;
+    let p = this.uniform();
+    while (p > limit) {
+      k++;
+      p *= this.uniform();
+    }
+    return k;
+  }
+
+  private poissonPtrs(q: PtrsConstants): number {
+    const { lambda, loglam, a, b, lnInvalpha, vr } = q;
     for (;;) {
-      const u = this.next() - 0.5;
-      const v = this.next();
+      const u = this.uniform() - 0.5;
+      const v = this.uniform();
       const us = 0.5 - Math.abs(u);
       const k = Math.floor(((2 * a) / us + b) * u + lambda + 0.43);
       if (us >= 0.07 && v <= vr) return k;
       if (k < 0 || (us < 0.013 && v > us)) continue;
-      if (Math.log(v) + Math.log(invalpha) - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k)) return k;
+      if (Math.log(v) + lnInvalpha - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k)) return k;
     }
   }
 
   /** Gamma(shape, 1) by Marsaglia and Tsang. */
   gamma(shape: number): number {
     if (!(shape > 0)) throw new RangeError(`gamma: shape must be > 0, got ${shape}`);
-    if (shape < 1) return this.gamma(shape + 1) * Math.pow(this.next(), 1 / shape);
+    if (shape < 1) return this.gamma(shape + 1) * Math.pow(this.uniform(), 1 / shape);
     const d = shape - 1 / 3;
     const c = 1 / Math.sqrt(9 * d);
     for (;;) {
@@ -109,7 +210,7 @@ export class Rng {
         v = 1 + c * x;
       } while (v <= 0);
       v = v * v * v;
-      const u = this.next();
+      const u = this.uniform();
       if (u < 1 - 0.0331 * x * x * x * x) return d * v;
       if (Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
     }
@@ -132,7 +233,7 @@ export class Rng {
     const out = new Float64Array(d);
     let sum = 0;
     for (let i = 0; i < d; i++) {
-      out[i] = -Math.log(1 - this.next());
+      out[i] = -Math.log(1 - this.uniform());
       sum += out[i]!;
     }
     for (let i = 0; i < d; i++) out[i]! /= sum;
@@ -159,4 +260,50 @@ function logFactorial(k: number): number {
   }
   // Stirling series, accurate to double precision for k >= 256.
   return (k + 0.5) * Math.log(k) - k + 0.5 * Math.log(2 * Math.PI) + 1 / (12 * k) - 1 / (360 * k * k * k);
+}
+
+/** Entries sampled to find an image's background mean; it must hold at least this share of them. */
+const COMMON_SAMPLES = 64;
+const COMMON_MIN_SHARE = 0.25;
+
+/**
+ * The value most entries share (the background of an image), judged on evenly spaced samples;
+ * NaN when no value is common enough or the array is too short to be worth it.
+ */
+function commonValue(values: Float64Array): number {
+  const n = values.length;
+  if (n < 4 * COMMON_SAMPLES) return NaN;
+  const samples = new Float64Array(COMMON_SAMPLES);
+  for (let s = 0; s < COMMON_SAMPLES; s++) samples[s] = values[Math.floor(((s + 0.5) * n) / COMMON_SAMPLES)]!;
+  samples.sort();
+  let best = NaN;
+  let bestRun = 0;
+  for (let s = 0; s < COMMON_SAMPLES; ) {
+    let e = s + 1;
+    while (e < COMMON_SAMPLES && samples[e] === samples[s]) e++;
+    if (e - s > bestRun) {
+      bestRun = e - s;
+      best = samples[s]!;
+    }
+    s = e;
+  }
+  return bestRun >= COMMON_MIN_SHARE * COMMON_SAMPLES && Number.isFinite(best) ? best : NaN;
+}
+
+/** The constants of PTRS for one mean (Hoermann 1993). */
+interface PtrsConstants {
+  lambda: number;
+  loglam: number;
+  a: number;
+  b: number;
+  lnInvalpha: number;
+  vr: number;
+}
+
+function ptrsConstants(lambda: number): PtrsConstants {
+  const slam = Math.sqrt(lambda);
+  const b = 0.931 + 2.53 * slam;
+  const a = -0.059 + 0.02483 * b;
+  const invalpha = 1.1239 + 1.1328 / (b - 3.4);
+  return { lambda, loglam: Math.log(lambda), a, b, lnInvalpha: Math.log(invalpha), vr: 0.9277 - 3.6224 / (b - 2) };
 }

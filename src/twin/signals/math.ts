@@ -1,3 +1,5 @@
+import type { Rng } from '../../protocol/random.js';
+
 /** Small numeric helpers of the signal models. */
 
 /**
@@ -28,8 +30,13 @@ export function gaussianMass(a: number, b: number, mean: number, sd: number): nu
   return m > 0 ? m : 0;
 }
 
-/** Draws Poisson counts in place: each expected value is replaced by one draw. */
-export function poissonInPlace(expected: Float64Array, rng: { poisson(lambda: number): number }): Float64Array {
+/**
+ * Draws Poisson counts in place: each expected value is replaced by one draw. With an Rng, its
+ * bulk sampler (the background most pixels share is drawn from a table built once); any other
+ * source of draws (a test's stand-in) one value at a time.
+ */
+export function poissonInPlace(expected: Float64Array, rng: Pick<Rng, 'poisson'> & Partial<Pick<Rng, 'poissonInPlace'>>): Float64Array {
+  if (typeof rng.poissonInPlace === 'function') return rng.poissonInPlace(expected);
   for (let i = 0; i < expected.length; i++) expected[i] = rng.poisson(expected[i]!);
   return expected;
 }
