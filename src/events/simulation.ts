@@ -131,9 +131,11 @@ export class Simulation {
   /** Resolves when the clock reaches now + delay_s (for async processes). */
   timeout(delay_s: number, priority = 0): Promise<void> {
     if (priority !== 0) checkPriority(priority);
-    return new Promise<void>((resolve) => {
-      this.enqueue(delay_s, resolve, priority, RESUME);
-    });
+    let resolve!: () => void;
+    const resumed = new Promise<void>((r) => (resolve = r));
+    // Outside the executor, so that a bad delay throws here rather than rejecting.
+    this.enqueue(delay_s, resolve, priority, RESUME);
+    return resumed;
   }
 
   /**
