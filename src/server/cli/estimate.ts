@@ -21,6 +21,16 @@ options:
 example:
   stem-twin estimate scenarios/paper-3d-au-co-ni.json --runs 20`;
 
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** Splits a sequence into its first, middle and last thirds (the last region, left unfinished, excluded). */
+export function thirds(shares: number[]): [number[], number[], number[]] {
+  const done = shares.slice(0, -1);
+  const a = Math.round(done.length / 3);
+  const b = Math.round((2 * done.length) / 3);
+  return [done.slice(0, a), done.slice(a, b), done.slice(b)];
+}
+
 export function run(argv: string[]): Promise<number> {
   return guarded(USAGE, async () => {
     const { values, positionals } = parse(argv, {
@@ -56,6 +66,9 @@ export function run(argv: string[]): Promise<number> {
       wall_clock_s: { median: median(times), p10: quantile(times, 0.1), p90: quantile(times, 0.9), min: Math.min(...times), max: Math.max(...times) },
       breakdown_median_s: Object.fromEntries(LATENCY_CATEGORIES.map((c) => [c, median(results.map((r) => r.summary.breakdown_s[c]))])),
       regions_visited_median: median(results.map((r) => r.summary.regions_visited)),
+      switches_to_neighbour_share: sum(results.map((r) => r.summary.switches_to_neighbour)) / Math.max(1, sum(results.map((r) => r.summary.switches))),
+      // The paper's panel (e): the share measured of the regions visited early, midway and late.
+      share_measured_by_visit_third: [0, 1, 2].map((k) => median(results.flatMap((r) => thirds(r.summary.share_measured_per_region.map((x) => x.share))[k]!))),
       final_mean_abs_error_median: median(results.map((r) => r.summary.final_mean_abs_error ?? NaN)),
     };
     if (values.json) {
@@ -72,6 +85,8 @@ export function run(argv: string[]): Promise<number> {
         ...LATENCY_CATEGORIES.map((c) => `  ${c.replace('_', ' ').padEnd(18)} ${out.breakdown_median_s[c]!.toFixed(1).padStart(9)} s`),
         '',
         `median regions visited: ${out.regions_visited_median}   median final mean |error|: ${out.final_mean_abs_error_median.toFixed(4)} eV`,
+        `switches to a neighbouring region: ${(100 * out.switches_to_neighbour_share).toFixed(0)} %`,
+        `share of a region measured (median), regions visited early / midway / late: ${out.share_measured_by_visit_third.map((x) => x.toFixed(2)).join(' / ')}`,
       ].join('\n'),
     );
     return 0;
