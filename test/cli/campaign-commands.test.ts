@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { run as compare, pairedComparison } from '../../src/server/cli/compare.js';
-import { run as estimate } from '../../src/server/cli/estimate.js';
+import { run as estimate, thirds } from '../../src/server/cli/estimate.js';
 import { run as runCampaign } from '../../src/server/cli/run.js';
 import { METRICS_COLUMNS } from '../../src/server/report/outputs.js';
 import type { CampaignResult } from '../../src/server/pool.js';
@@ -71,6 +71,14 @@ describe('stem-twin estimate and compare', () => {
     expect(r.wall_clock_s.p10).toBeLessThanOrEqual(r.wall_clock_s.median);
     expect(r.wall_clock_s.median).toBeLessThanOrEqual(r.wall_clock_s.p90);
     expect(r.breakdown_median_s.edx).toBeGreaterThan(0);
+    expect(r.share_measured_by_visit_third).toHaveLength(3);
+    expect(r.switches_to_neighbour_share).toBeGreaterThanOrEqual(0);
+    expect(r.switches_to_neighbour_share).toBeLessThanOrEqual(1);
+  });
+
+  it('splits regions into visit thirds, leaving out the unfinished last one', () => {
+    expect(thirds([1, 2, 3, 4, 5, 6, 7])).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(thirds([1])).toEqual([[], [], []]);
   });
 
   it('compare runs each policy over the same seeds', async () => {
