@@ -96,7 +96,8 @@ class Campaign {
       }
       const record = await this.measure(candidate, 'bo');
       if (!record) {
-        if (++failures > p.iterations) throw new Error(`campaign: more than ${p.iterations} EELS measurements found no target feature; is the overview finding real particles?`);
+        const limit = Math.max(20, p.iterations);
+        if (++failures > limit) throw new Error(`campaign: more than ${limit} EELS measurements found no target feature; is the overview finding real particles?`);
         continue;
       }
       record.decision = await this.decide();
