@@ -11,6 +11,15 @@ export interface Pacing {
   signal?: AbortSignal;
 }
 
+/** Returns the speed, or throws a RangeError naming pacing.speed. */
+export function checkPacing(pacing: Pacing | undefined): number | 'max' {
+  const s = pacing?.speed ?? 'max';
+  if (s !== 'max' && !(typeof s === 'number' && s > 0 && Number.isFinite(s))) {
+    throw new RangeError(`pacing.speed must be a finite number > 0 or 'max', got ${String(s)}`);
+  }
+  return s;
+}
+
 /** What a paced loop does when its signal aborts. */
 export type OnAbort = 'reject' | 'unpace';
 
@@ -34,10 +43,7 @@ export class Pacer {
     private readonly virtualStart_s: number,
     private readonly onAbort: OnAbort = 'reject',
   ) {
-    const s = pacing?.speed ?? 'max';
-    if (s !== 'max' && !(typeof s === 'number' && s > 0 && Number.isFinite(s))) {
-      throw new RangeError(`pacing.speed must be a finite number > 0 or 'max', got ${String(s)}`);
-    }
+    const s = checkPacing(pacing);
     this.speed = s === 'max' ? Infinity : s;
     this.signal = pacing?.signal;
   }

@@ -1,5 +1,5 @@
 import { EventHeap } from './heap.js';
-import { Pacer, type Pacing } from './pacing.js';
+import { checkPacing, Pacer, type Pacing } from './pacing.js';
 
 export type { Pacing } from './pacing.js';
 
@@ -296,10 +296,11 @@ export class Simulation {
       () => 'settled' as const,
       () => 'settled' as const,
     );
+    checkPacing(pacing);
     this.waiting++;
     try {
       while (!settled) {
-        this.driver ??= this.drive(pacing);
+        this.driver ??= this.drive(new Pacer(pacing, this.clock, 'unpace'));
         const exit = await Promise.race([settledSignal, this.driver]);
         if (exit === 'empty' && !settled) {
           throw new Error(`simulation deadlock: the event queue is empty at t = ${this.clock} s but the awaited promise has not settled`);
@@ -312,8 +313,7 @@ export class Simulation {
   }
 
   /** The driver: pops events while anyone waits and there is something to pop. */
-  private async drive(pacing: Pacing | undefined): Promise<DriverExit> {
-    const pacer = new Pacer(pacing, this.clock, 'unpace');
+  private async drive(pacer: Pacer): Promise<DriverExit> {
     // Never finish synchronously: `this.driver` must be assigned before it is cleared.
     await undefined;
     try {
