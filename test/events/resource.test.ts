@@ -15,22 +15,30 @@ describe('Resource', () => {
       const res = new Resource(sim, 'beam', capacity);
       const granted: number[] = [];
       const holding: number[] = []; // in grant order
+      const seen: { inUse: number; holding: number; holder: string | undefined; longest: string }[] = [];
+      const done: Promise<void>[] = [];
       plan.forEach((job, i) =>
         sim.schedule(job.arrive, () => {
-          void sim.process(() =>
-            res.use(async () => {
-              granted.push(i);
-              holding.push(i);
-              expect(res.inUse).toBeLessThanOrEqual(capacity);
-              expect(res.inUse).toBe(holding.length);
-              expect(res.holder).toBe(`job ${holding[0]}`);
-              await sim.timeout(job.duration);
-              holding.splice(holding.indexOf(i), 1);
-            }, `job ${i}`),
+          done.push(
+            sim.process(() =>
+              res.use(async () => {
+                granted.push(i);
+                holding.push(i);
+                seen.push({ inUse: res.inUse, holding: holding.length, holder: res.holder, longest: `job ${holding[0]}` });
+                await sim.timeout(job.duration);
+                holding.splice(holding.indexOf(i), 1);
+              }, `job ${i}`),
+            ),
           );
         }),
       );
       await sim.run();
+      await Promise.all(done);
+      for (const s of seen) {
+        expect(s.inUse).toBeLessThanOrEqual(capacity);
+        expect(s.inUse).toBe(s.holding);
+        expect(s.holder).toBe(s.longest);
+      }
       // Arrival order: by arrival time, then by scheduling order at equal times.
       const arrival = plan.map((j, i) => ({ ...j, i })).sort((a, b) => a.arrive - b.arrive || a.i - b.i).map((j) => j.i);
       expect(granted).toEqual(arrival);
