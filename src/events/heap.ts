@@ -2,11 +2,16 @@
  * A binary min-heap of event slots keyed by (time, tie), stored in parallel typed arrays so that
  * sifting moves numbers, not objects, and a pop allocates nothing. `tie` orders equal times:
  * the kernel packs priority and insertion sequence into it (SimPy's rule), so runs are
- * reproducible. (A 4-ary layout measured slower here: more comparisons per level.)
+ * reproducible. Times must be finite.
+ *
+ * Sifting down picks the smaller child with arithmetic rather than a branch (which the CPU
+ * mispredicts half the time); for that, every entry past `size` holds time +Infinity, so the
+ * right child can be read without a bounds test. (Measured against a 4-ary layout and Floyd's
+ * bottom-up variant: this is the fastest of the three here.)
  */
 export class EventHeap {
-  /** Entry times; `times[0]` is the earliest when `size > 0`. */
-  times = new Float64Array(1024);
+  /** Entry times; `times[0]` is the earliest when `size > 0`; +Infinity from `size` on. */
+  times = new Float64Array(1024).fill(Infinity);
   ties = new Float64Array(1024);
   /** Entry payloads (the kernel's slot numbers); `slots[0]` belongs to the earliest entry. */
   slots = new Int32Array(1024);
@@ -23,7 +28,7 @@ export class EventHeap {
   }
 
   push(time: number, tie: number, slot: number): void {
-    if (this.size === this.times.length) this.grow();
+    if (this.size + 1 >= this.times.length) this.grow();
     const times = this.times;
     const ties = this.ties;
     const slots = this.slots;
@@ -47,7 +52,9 @@ export class EventHeap {
     if (this.size === 0) return -1;
     const top = this.slots[0]!;
     const n = --this.size;
-    if (n > 0) this.siftDown(this.times[n]!, this.ties[n]!, this.slots[n]!, n);
+    const last = this.times[n]!;
+    this.times[n] = Infinity;
+    if (n > 0) this.siftDown(last, this.ties[n]!, this.slots[n]!, n);
     return top;
   }
 
@@ -69,17 +76,11 @@ export class EventHeap {
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
-      let ct = times[c]!;
-      let ck = ties[c]!;
-      const r = c + 1;
-      if (r < n) {
-        const rt = times[r]!;
-        if (rt < ct || (rt === ct && ties[r]! < ck)) {
-          c = r;
-          ct = rt;
-          ck = ties[r]!;
-        }
-      }
+      const lt = times[c]!;
+      const rt = times[c + 1]!; // +Infinity when the right child is past the end
+      c += +(rt < lt) | (+(rt === lt) & +(ties[c + 1]! < ties[c]!));
+      const ct = times[c]!;
+      const ck = ties[c]!;
       if (t < ct || (t === ct && k < ck)) break;
       times[i] = ct;
       ties[i] = ck;
@@ -93,7 +94,7 @@ export class EventHeap {
 
   private grow(): void {
     const cap = this.times.length * 2;
-    const times = new Float64Array(cap);
+    const times = new Float64Array(cap).fill(Infinity);
     times.set(this.times);
     const ties = new Float64Array(cap);
     ties.set(this.ties);

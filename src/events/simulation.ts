@@ -399,7 +399,9 @@ export class Simulation {
 
   /** Queues an event; `priority` is trusted (the public methods check theirs). */
   private enqueue(delay_s: number, callback: () => void, priority: number, kind: number): number {
-    if (!(delay_s >= 0 && delay_s !== Infinity)) throw new RangeError(`delay_s must be a finite number >= 0, got ${String(delay_s)}`);
+    const time = this.clock + delay_s;
+    // Also refuses NaN, and a sum that overflows to Infinity (the heap needs finite times).
+    if (!(delay_s >= 0 && time < Infinity)) throw new RangeError(`delay_s must be a finite number >= 0, got ${String(delay_s)}`);
     const seq = this.seq;
     if (seq === SEQ_SPAN) throw new RangeError(`Simulation: more than ${SEQ_SPAN} events scheduled; start a new Simulation`);
     this.seq = seq + 1;
@@ -413,7 +415,6 @@ export class Simulation {
     this.callbacks[slot] = callback;
     this.kind[slot] = kind;
     this.slotSeq[slot] = seq;
-    const time = this.clock + delay_s;
     const tie = (priority - URGENT) * SEQ_SPAN + seq;
     if (this.topFired) {
       this.topFired = false;
