@@ -1,5 +1,5 @@
 export { EventHeap } from './heap.js';
-export { Pacer, type Pacing } from './pacing.js';
+export { checkPacing, Pacer, type OnAbort, type Pacing } from './pacing.js';
 export { Resource } from './resource.js';
-export { Simulation, type ScheduledEvent } from './simulation.js';
+export { PRIORITY_LIMIT, Simulation, type ScheduledEvent } from './simulation.js';
 export { TelemetryBus } from './telemetry.js';

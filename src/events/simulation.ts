@@ -56,8 +56,9 @@ type DriverExit = 'idle' | 'empty';
  * Processes are async functions (`await sim.timeout(dt)`) or generators that yield delays. When
  * an event resumes an async process, `run` and `runUntilSettled` wait for a macrotask boundary
  * before popping the next event, so the process runs through all its chained awaits to its next
- * wait first: the trace is the same on every run. Plain callback events need no such wait, and
- * `runSync` runs them as fast as the heap allows.
+ * wait first: the trace is the same on every run. (A continuation that waits on something outside
+ * the simulation, real I/O or a wall-clock timer, is not waited for.) Plain callback events need
+ * no such wait, and `runSync` runs them as fast as the heap allows.
  */
 export class Simulation {
   private readonly heap = new EventHeap();
