@@ -1,5 +1,6 @@
 import type { DataRecord } from '../../protocol/instrument.js';
 import { spectrumDataset } from './data.js';
+import { fft, fftSize } from './fft.js';
 import { invert, solve, weightedLeastSquares } from './linear.js';
 
 /**
@@ -86,44 +87,30 @@ export function extractTarget(eels: DataRecord, opts: ExtractTargetOptions = {})
   if (bins.length < 8) return null;
   let coef = weightedLeastSquares(bins, binLogY, binY, 3, basis);
   if (!coef) return null;
-  const bgAt = (c: Float64Array, i: number) => {
-    const u = Math.log(energy(i));
-    return Math.exp(c[0]! + c[1]! * u + c[2]! * u * u);
-  };
   const binBg = (c: Float64Array, k: number) => binW * Math.exp(c[0]! + c[1]! * binU[k]! + c[2]! * binU[k]! ** 2);
   const quiet = bins.filter((k) => (binY[k]! - binBg(coef!, k)) / Math.sqrt(Math.max(binBg(coef!, k), 1)) < 3);
   coef = weightedLeastSquares(quiet.length >= 8 ? quiet : bins, binLogY, binY, 3, basis) ?? coef;
   const kernel = new Float64Array(2 * kr + 1);
   for (let k = -kr; k <= kr; k++) kernel[k + kr] = Math.exp(-0.5 * ((k * disp) / sigma0) ** 2);
-  const bg = new Float64Array(n);
-  for (let i = first; i < n; i++) bg[i] = bgAt(coef, i);
-  let best = -Infinity;
-  let bestAt = -1;
-  for (let c = first + kr; c < n - kr; c++) {
-    let s = 0;
-    let v = 0;
-    for (let k = -kr; k <= kr; k++) {
-      const b = bg[c + k]!;
-      const w = kernel[k + kr]!;
-      s += (y[c + k]! - b) * w;
-      v += (b > 1e-3 ? b : 1e-3) * w * w;
-    }
-    const z = s / Math.sqrt(v);
-    if (z > best) {
-      best = z;
-      bestAt = c;
-    }
+  const lnE = logEnergyAxis(off, disp, n);
+  // The filter's two sums per channel: residual x kernel and background (floored) x kernel^2.
+  const residual = new Float64Array(n);
+  const variance = new Float64Array(n);
+  for (let i = first; i < n; i++) {
+    const u = lnE[i]!;
+    const b = Math.exp(coef[0]! + coef[1]! * u + coef[2]! * u * u);
+    residual[i] = y[i]! - b;
+    variance[i] = b > 1e-3 ? b : 1e-3;
   }
+  const { bestAt, best } = matchedFilterPeak(residual, variance, kernel, kr, first + kr, n - kr);
   if (!(best >= minSig)) return null;
 
   // 2. Local fit.
   const mu0 = energy(bestAt);
   const lo = Math.max(first, Math.ceil((mu0 - halfWidth - off) / disp));
   const hi = Math.min(n - 1, Math.floor((mu0 + halfWidth - off) / disp));
-  const idx: number[] = [];
-  for (let i = lo; i <= hi; i++) idx.push(i);
-  if (idx.length < 12) return null;
-  const fit = fitPeak(idx, y, energy, disp, mu0, sigma0, coef);
+  if (hi - lo + 1 < 12) return null;
+  const fit = fitPeak(lo, hi, y, lnE, off, disp, mu0, sigma0, coef);
   if (!fit) return null;
   const [, , , A, mu, s] = fit.params;
   const eLo = energy(lo);
@@ -133,23 +120,167 @@ export function extractTarget(eels: DataRecord, opts: ExtractTargetOptions = {})
   return { value_eV: mu!, sigma_eV: fit.sd[4]!, counts: A! };
 }
 
+/**
+ * The matched filter z(c) = sum_k r[c+k] w_k / sqrt(sum_k v[c+k] w_k^2) over centres c0..c1-1
+ * (w the symmetric kernel, k = -kr..kr): the first centre of the largest z, and that z.
+ * Both sums are screened for every centre at once by FFT convolution; the centres whose screened
+ * z comes within SCREEN_TOLERANCE of the largest are then summed directly, in the order of the
+ * plain loop, so the centre and z returned are exactly those of the direct filter (the FFT's
+ * rounding, ~1e-12, is far inside the tolerance).
+ */
+export function matchedFilterPeak(r: Float64Array, v: Float64Array, kernel: Float64Array, kr: number, c0: number, c1: number): { bestAt: number; best: number } {
+  const screened = screenFilter(r, v, kernel, kr, c0, c1);
+  let top = -Infinity;
+  for (let c = c0; c < c1; c++) if (screened[c - c0]! > top) top = screened[c - c0]!;
+  const floor = top - SCREEN_TOLERANCE * (1 + Math.abs(top));
+  let best = -Infinity;
+  let bestAt = -1;
+  const width = 2 * kr + 1;
+  for (let c = c0; c < c1; c++) {
+    const zs = screened[c - c0]!;
+    if (zs < floor) continue;
+    let s = 0;
+    let vs = 0;
+    for (let k = 0; k < width; k++) {
+      const w = kernel[k]!;
+      s += r[c - kr + k]! * w;
+      vs += v[c - kr + k]! * w * w;
+    }
+    const z = s / Math.sqrt(vs);
+    if (z > best) {
+      best = z;
+      bestAt = c;
+    }
+  }
+  return { bestAt, best };
+}
+
+/** Screened z within this share (of 1 + |largest z|) of the largest are recomputed directly. */
+const SCREEN_TOLERANCE = 1e-3;
+
+/**
+ * z(c) for c0..c1-1 through one complex FFT pair: r and v packed as re + i im, split in the
+ * frequency domain, multiplied by the spectra of w and w^2, recombined; the cyclic convolution
+ * is exact for centres whose kernel stays inside [c0 - kr, c1 + kr). NaN (never skipped) where
+ * the screened variance is not positive.
+ */
+function screenFilter(r: Float64Array, v: Float64Array, kernel: Float64Array, kr: number, c0: number, c1: number): Float64Array {
+  const first = c0 - kr;
+  const length = c1 + kr - first;
+  const N = fftSize(length);
+  const re = new Float64Array(N);
+  const im = new Float64Array(N);
+  for (let j = 0; j < length; j++) {
+    re[j] = r[first + j]!;
+    im[j] = v[first + j]!;
+  }
+  fft(re, im);
+  const { w1, w2 } = kernelSpectra(kernel, kr, N);
+  const zr = new Float64Array(N);
+  const zi = new Float64Array(N);
+  for (let f = 0; f < N; f++) {
+    const g = (N - f) & (N - 1);
+    // Spectra of r (a) and v (b) from that of r + i v.
+    const ar = 0.5 * (re[f]! + re[g]!);
+    const ai = 0.5 * (im[f]! - im[g]!);
+    const br = 0.5 * (im[f]! + im[g]!);
+    const bi = -0.5 * (re[f]! - re[g]!);
+    zr[f] = ar * w1[f]! - bi * w2[f]!;
+    zi[f] = ai * w1[f]! + br * w2[f]!;
+  }
+  fft(zr, zi, true);
+  const out = new Float64Array(c1 - c0);
+  for (let c = c0; c < c1; c++) {
+    const j = c - first;
+    const vs = zi[j]! / N;
+    out[c - c0] = vs > 0 ? zr[j]! / N / Math.sqrt(vs) : NaN;
+  }
+  return out;
+}
+
+const kernelSpectraCache = new Map<string, { w1: Float64Array; w2: Float64Array }>();
+
+/** Real spectra of the kernel and its square placed cyclically around 0 (symmetric, so real). */
+function kernelSpectra(kernel: Float64Array, kr: number, N: number): { w1: Float64Array; w2: Float64Array } {
+  // The kernel is fixed by its half-width and its first off-centre weight (exp(-(disp / sigma)^2 / 2)).
+  const key = `${N}|${kr}|${kernel[kr + 1]}`;
+  const cached = kernelSpectraCache.get(key);
+  if (cached) return cached;
+  const re = new Float64Array(N);
+  const im = new Float64Array(N);
+  for (let k = -kr; k <= kr; k++) {
+    const w = kernel[k + kr]!;
+    re[(k + N) % N] = w;
+    im[(k + N) % N] = w * w;
+  }
+  fft(re, im);
+  // Both inputs real and even: the spectrum of re + i im is W1 + i W2 with W1, W2 real.
+  const w1 = new Float64Array(N);
+  const w2 = new Float64Array(N);
+  for (let f = 0; f < N; f++) {
+    w1[f] = re[f]!;
+    w2[f] = im[f]!;
+  }
+  if (kernelSpectraCache.size >= 16) kernelSpectraCache.clear();
+  const spectra = { w1, w2 };
+  kernelSpectraCache.set(key, spectra);
+  return spectra;
+}
+
+let lastAxis: { off: number; disp: number; lnE: Float64Array } | undefined;
+
+/**
+ * ln E of every channel (NaN where E <= 0), shared by the background fit, the filter and the
+ * local fit; the axis of the last spectrum is kept, as a campaign's spectra share theirs.
+ */
+function logEnergyAxis(off: number, disp: number, n: number): Float64Array {
+  if (lastAxis && lastAxis.off === off && lastAxis.disp === disp && lastAxis.lnE.length === n) return lastAxis.lnE;
+  const lnE = new Float64Array(n);
+  for (let i = 0; i < n; i++) lnE[i] = Math.log(off + i * disp);
+  lastAxis = { off, disp, lnE };
+  return lnE;
+}
+
 interface PeakFit {
   /** a, b, c (background in u = ln(E / mu0)), A (counts), mu (eV), s (eV). */
   params: Float64Array;
   sd: Float64Array;
 }
 
-function fitPeak(idx: number[], y: Float64Array, energy: (i: number) => number, disp: number, mu0: number, sigma0: number, globalBg: Float64Array): PeakFit | undefined {
-  const P = 6;
+/** Model, Jacobian and deviance of one parameter vector over the fit window. */
+interface Evaluation {
+  model: Float64Array;
+  J: Float64Array;
+}
+
+const P = 6;
+
+/**
+ * Levenberg-Marquardt with Fisher scoring over channels lo..hi. Every trial step is evaluated
+ * with its Jacobian into a spare buffer, which becomes the current one when the step is taken
+ * (so an accepted step is not evaluated twice, nor a rejected one undone).
+ */
+function fitPeak(lo: number, hi: number, y: Float64Array, lnE: Float64Array, off: number, disp: number, mu0: number, sigma0: number, globalBg: Float64Array): PeakFit | undefined {
   const ln0 = Math.log(mu0);
+  const m = hi - lo + 1;
+  // Per channel of the window: energy, u = ln(E / mu0), counts.
+  const E = new Float64Array(m);
+  const U = new Float64Array(m);
+  const obs = new Float64Array(m);
+  for (let r = 0; r < m; r++) {
+    E[r] = off + (lo + r) * disp;
+    U[r] = lnE[lo + r]! - ln0;
+    obs[r] = y[lo + r]!;
+  }
   // Start: the global background re-expressed in u = ln(E / mu0), refitted without the peak.
-  const far = idx.filter((i) => Math.abs(energy(i) - mu0) > 2.5 * sigma0 && y[i]! > 0);
-  const logY = new Float64Array(y.length);
-  for (const i of idx) logY[i] = y[i]! > 0 ? Math.log(y[i]!) : 0;
+  const far: number[] = [];
+  for (let r = 0; r < m; r++) if (Math.abs(E[r]! - mu0) > 2.5 * sigma0 && obs[r]! > 0) far.push(r);
+  const logObs = new Float64Array(m);
+  for (const r of far) logObs[r] = Math.log(obs[r]!);
   const local =
     far.length >= 6
-      ? weightedLeastSquares(far, logY, y, 3, (i, out) => {
-          const u = Math.log(energy(i)) - ln0;
+      ? weightedLeastSquares(far, logObs, obs, 3, (r, out) => {
+          const u = U[r]!;
           out[0] = 1;
           out[1] = u;
           out[2] = u * u;
@@ -164,91 +295,119 @@ function fitPeak(idx: number[], y: Float64Array, energy: (i: number) => number, 
     p[2] = c!;
   }
   let area = 0;
-  for (const i of idx) {
-    const e = energy(i);
-    if (Math.abs(e - mu0) < 2 * sigma0) {
-      const u = Math.log(e) - ln0;
-      area += y[i]! - Math.exp(p[0]! + p[1]! * u + p[2]! * u * u);
+  for (let r = 0; r < m; r++) {
+    if (Math.abs(E[r]! - mu0) < 2 * sigma0) {
+      const u = U[r]!;
+      area += obs[r]! - Math.exp(p[0]! + p[1]! * u + p[2]! * u * u);
     }
   }
   p[3] = Math.max(area / 0.954, 1);
   p[4] = mu0;
   p[5] = sigma0;
 
-  const m = idx.length;
-  const J = new Float64Array(m * P);
-  const model = new Float64Array(m);
-  const evaluate = (q: Float64Array, withJacobian: boolean): number => {
-    let chi2 = 0;
-    const [a, b, c, A, mu, s] = q as unknown as number[];
-    for (let r = 0; r < m; r++) {
-      const e = energy(idx[r]!);
-      const u = Math.log(e) - ln0;
-      const bg = Math.exp(a! + b! * u + c! * u * u);
-      const z = (e - mu!) / s!;
-      const g = (Math.exp(-0.5 * z * z) * GAUSS_NORM * disp) / s!;
-      const v = bg + A! * g;
-      model[r] = v;
-      // Poisson deviance: its minimum is the maximum-likelihood fit the scoring steps below aim at.
-      const obs = y[idx[r]!]!;
-      const vm = Math.max(v, 1e-9);
-      chi2 += 2 * (vm - obs + (obs > 0 ? obs * Math.log(obs / vm) : 0));
-      if (withJacobian) {
-        J[r * P] = bg;
-        J[r * P + 1] = bg * u;
-        J[r * P + 2] = bg * u * u;
-        J[r * P + 3] = g;
-        J[r * P + 4] = (A! * g * z) / s!;
-        J[r * P + 5] = (A! * g * (z * z - 1)) / s!;
-      }
-    }
-    return chi2;
-  };
-  const normal = (): { H: Float64Array; grad: Float64Array } => {
-    const H = new Float64Array(P * P);
-    const grad = new Float64Array(P);
-    for (let r = 0; r < m; r++) {
-      const w = 1 / Math.max(model[r]!, 1);
-      const res = y[idx[r]!]! - model[r]!;
-      for (let a = 0; a < P; a++) {
-        const ja = J[r * P + a]!;
-        grad[a]! += w * ja * res;
-        for (let b = a; b < P; b++) H[a * P + b]! += w * ja * J[r * P + b]!;
-      }
-    }
-    for (let a = 0; a < P; a++) for (let b = 0; b < a; b++) H[a * P + b] = H[b * P + a]!;
-    return { H, grad };
-  };
+  const window = new FitWindow(E, U, obs, disp);
+  const H = new Float64Array(P * P);
+  const grad = new Float64Array(P);
+  const evaluate = (q: Float64Array, e: Evaluation): number => window.evaluate(q, e);
+  const normal = (e: Evaluation): void => window.normal(e, H, grad);
 
-  let chi2 = evaluate(p, true);
+  let current: Evaluation = { model: new Float64Array(m), J: new Float64Array(m * P) };
+  let spare: Evaluation = { model: new Float64Array(m), J: new Float64Array(m * P) };
+  let chi2 = evaluate(p, current);
   let lambda = 1e-3;
   const trial = new Float64Array(P);
+  const damped = new Float64Array(P * P);
   for (let iter = 0; iter < 200; iter++) {
-    const { H, grad } = normal();
-    const damped = Float64Array.from(H);
+    normal(current);
+    damped.set(H);
     for (let a = 0; a < P; a++) damped[a * P + a]! *= 1 + lambda;
     const step = solve(damped, grad, P);
     if (!step) return undefined;
     for (let a = 0; a < P; a++) trial[a] = p[a]! + step[a]!;
     trial[5] = Math.abs(trial[5]!);
-    const c2 = trial[5]! > 0 ? evaluate(trial, false) : Infinity;
+    const c2 = trial[5]! > 0 ? evaluate(trial, spare) : Infinity;
     if (c2 < chi2) {
       const gain = chi2 - c2;
       p.set(trial);
-      chi2 = evaluate(p, true);
+      [current, spare] = [spare, current];
+      chi2 = c2;
       lambda = Math.max(lambda / 10, 1e-9);
       if (gain < 1e-8 * chi2 + 1e-10) break;
     } else {
-      evaluate(p, true);
       lambda *= 10;
       if (lambda > 1e10) break;
     }
   }
-  evaluate(p, true);
-  const cov = invert(normal().H, P);
+  normal(current);
+  const cov = invert(H, P);
   if (!cov) return undefined;
   const inflate = Math.sqrt(Math.max(1, chi2 / Math.max(1, m - P)));
   const sd = new Float64Array(P);
   for (let a = 0; a < P; a++) sd[a] = Math.sqrt(Math.max(0, cov[a * P + a]!)) * inflate;
   return { params: p, sd };
+}
+
+/** The fit window's channels (energy, u = ln(E / mu0), counts) and the model's evaluation over them. */
+class FitWindow {
+  readonly m: number;
+
+  constructor(
+    private readonly E: Float64Array,
+    private readonly U: Float64Array,
+    private readonly obs: Float64Array,
+    private readonly disp: number,
+  ) {
+    this.m = E.length;
+  }
+
+  /** Fills e with the model and Jacobian at q; returns the Poisson deviance (its minimum is the maximum-likelihood fit). */
+  evaluate(q: Float64Array, e: Evaluation): number {
+    const { model, J } = e;
+    const { E, U, obs, disp, m } = this;
+    const a = q[0]!;
+    const b = q[1]!;
+    const c = q[2]!;
+    const A = q[3]!;
+    const mu = q[4]!;
+    const s = q[5]!;
+    let chi2 = 0;
+    for (let r = 0; r < m; r++) {
+      const u = U[r]!;
+      const bg = Math.exp(a + b * u + c * u * u);
+      const z = (E[r]! - mu) / s;
+      const g = (Math.exp(-0.5 * z * z) * GAUSS_NORM * disp) / s;
+      const v = bg + A * g;
+      model[r] = v;
+      const o = obs[r]!;
+      const vm = Math.max(v, 1e-9);
+      chi2 += 2 * (vm - o + (o > 0 ? o * Math.log(o / vm) : 0));
+      const row = r * P;
+      J[row] = bg;
+      J[row + 1] = bg * u;
+      J[row + 2] = bg * u * u;
+      J[row + 3] = g;
+      J[row + 4] = (A * g * z) / s;
+      J[row + 5] = (A * g * (z * z - 1)) / s;
+    }
+    return chi2;
+  }
+
+  /** Fisher information (weights 1 / model) and score at the evaluation e, into H and grad. */
+  normal(e: Evaluation, H: Float64Array, grad: Float64Array): void {
+    const { model, J } = e;
+    const { obs, m } = this;
+    H.fill(0);
+    grad.fill(0);
+    for (let r = 0; r < m; r++) {
+      const w = 1 / Math.max(model[r]!, 1);
+      const res = obs[r]! - model[r]!;
+      const row = r * P;
+      for (let a = 0; a < P; a++) {
+        const ja = J[row + a]!;
+        grad[a]! += w * ja * res;
+        for (let b = a; b < P; b++) H[a * P + b]! += w * ja * J[row + b]!;
+      }
+    }
+    for (let a = 0; a < P; a++) for (let b = 0; b < a; b++) H[a * P + b] = H[b * P + a]!;
+  }
 }
