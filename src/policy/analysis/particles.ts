@@ -148,49 +148,53 @@ export function findParticles(image: DataRecord, opts: FindParticlesOptions = {}
 
   // 2. Every 2 x 2 box sum (anchored at its top-left pixel) against the sums whose tail
   //    probabilities are the seed and grow levels (the tail falls monotonically with the sum).
+  //    Box sums are formed where needed (no image-sized buffers): almost every box is background.
   const bRows = rows - 1;
   const bCols = cols - 1;
-  const boxSum = new Float64Array(bRows * bCols);
-  for (let i = 0; i < bRows; i++) {
-    for (let j = 0; j < bCols; j++) {
-      const k = i * cols + j;
-      boxSum[i * bCols + j] = v[k]! + v[k + 1]! + v[k + cols]! + v[k + cols + 1]!;
-    }
-  }
+  const boxSum = (box: number): number => {
+    const bi = Math.floor(box / bCols);
+    const k = box + bi;
+    return v[k]! + v[k + 1]! + v[k + cols]! + v[k + cols + 1]!;
+  };
   const lnSeed = Math.log(falseAlarms / (bRows * bCols));
   const seedSum = sumAtTail(lnTail, lnSeed, 4 * b, Math.sqrt(Math.max(bg.variance, 1e-12) * 4));
   const growSum = Math.min(seedSum, sumAtTail(lnTail, Math.log(growP), 4 * b, Math.sqrt(Math.max(bg.variance, 1e-12) * 4)));
 
-  const visited = new Uint8Array(bRows * bCols);
-  const pixelOwner = new Int32Array(rows * cols).fill(-1);
+  const visited = new Set<number>();
+  const regionOwned = new Set<number>();
   const stack: number[] = [];
   const regionPixels: number[] = [];
   const candidates: Candidate[] = [];
-  for (let seed = 0; seed < boxSum.length; seed++) {
-    if (visited[seed] || !(boxSum[seed]! >= seedSum)) continue;
+  const claim = (k: number) => {
+    if (!regionOwned.has(k)) {
+      regionOwned.add(k);
+      regionPixels.push(k);
+    }
+  };
+  for (const seed of seedBoxes(v, rows, cols, seedSum)) {
+    if (visited.has(seed) || !(boxSum(seed) >= seedSum)) continue;
     // Grow the region over connected significant boxes; collect their pixels once.
-    const id = candidates.length;
     regionPixels.length = 0;
+    regionOwned.clear();
     stack.push(seed);
-    visited[seed] = 1;
+    visited.add(seed);
     while (stack.length) {
       const box = stack.pop()!;
       const bi = Math.floor(box / bCols);
       const bj = box - bi * bCols;
-      for (const k of [bi * cols + bj, bi * cols + bj + 1, (bi + 1) * cols + bj, (bi + 1) * cols + bj + 1]) {
-        if (pixelOwner[k] !== id) {
-          pixelOwner[k] = id;
-          regionPixels.push(k);
-        }
-      }
+      const top = bi * cols + bj;
+      claim(top);
+      claim(top + 1);
+      claim(top + cols);
+      claim(top + cols + 1);
       for (let di = -1; di <= 1; di++) {
         for (let dj = -1; dj <= 1; dj++) {
           const ni = bi + di;
           const nj = bj + dj;
           if (ni < 0 || nj < 0 || ni >= bRows || nj >= bCols) continue;
           const nb = ni * bCols + nj;
-          if (!visited[nb] && boxSum[nb]! >= growSum) {
-            visited[nb] = 1;
+          if (!visited.has(nb) && boxSum(nb) >= growSum) {
+            visited.add(nb);
             stack.push(nb);
           }
         }
@@ -223,6 +227,43 @@ export function findParticles(image: DataRecord, opts: FindParticlesOptions = {}
     .filter((c) => c.keep)
     .map(({ keep: _keep, ...p }) => p)
     .sort((p, q) => p.y_m - q.y_m || p.x_m - q.x_m);
+}
+
+/**
+ * Boxes (indices, ascending) that may reach `seedSum`: those holding a pixel of at least a
+ * quarter of it (four values cannot sum to more than four times their largest). One pass over
+ * the pixels notes the bright ones per row; each row of boxes then takes the columns next to the
+ * bright pixels of its two pixel rows (merged, so in order).
+ */
+function seedBoxes(v: Float64Array, rows: number, cols: number, seedSum: number): Int32Array {
+  const quarter = seedSum / 4;
+  const bCols = cols - 1;
+  const rowStart = new Int32Array(rows + 1);
+  const bright: number[] = [];
+  for (let i = 0; i < rows; i++) {
+    rowStart[i] = bright.length;
+    const base = i * cols;
+    for (let j = 0; j < cols; j++) if (v[base + j]! >= quarter) bright.push(j);
+    // A threshold down in the background: test every box.
+    if (bright.length > v.length / 4) return Int32Array.from({ length: (rows - 1) * bCols }, (_, box) => box);
+  }
+  rowStart[rows] = bright.length;
+  const boxes: number[] = [];
+  for (let i = 0; i < rows - 1; i++) {
+    let a = rowStart[i]!;
+    const aEnd = rowStart[i + 1]!;
+    let b = aEnd;
+    const bEnd = rowStart[i + 2]!;
+    let last = -1;
+    while (a < aEnd || b < bEnd) {
+      const c = b >= bEnd || (a < aEnd && bright[a]! <= bright[b]!) ? bright[a++]! : bright[b++]!;
+      for (let j = Math.max(c - 1, last + 1); j <= Math.min(c, bCols - 1); j++) {
+        boxes.push(i * bCols + j);
+        last = j;
+      }
+    }
+  }
+  return Int32Array.from(boxes);
 }
 
 /** The smallest box sum whose tail log-probability is below `lnTarget` (bisection; the tail falls with the sum). */

@@ -42,6 +42,9 @@ export function lnPoissonTail(k: number, lambda: number): number {
  */
 export function clippedStats(values: Float64Array): { mean: number; variance: number } {
   const stride = Math.max(1, Math.floor(values.length / 65536));
+  // Gathered once: the passes below then run over a contiguous array that stays in cache.
+  const sample = stride === 1 ? values : new Float64Array(Math.ceil(values.length / stride));
+  if (sample !== values) for (let i = 0, k = 0; i < values.length; i += stride, k++) sample[k] = values[i]!;
   let lo = -Infinity;
   let hi = Infinity;
   let mean = 0;
@@ -51,8 +54,8 @@ export function clippedStats(values: Float64Array): { mean: number; variance: nu
     let n = 0;
     let s = 0;
     let s2 = 0;
-    for (let i = 0; i < values.length; i += stride) {
-      const v = values[i]!;
+    for (let i = 0; i < sample.length; i++) {
+      const v = sample[i]!;
       if (v < lo || v > hi) continue;
       n++;
       s += v;
