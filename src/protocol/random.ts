@@ -2,6 +2,8 @@ import seedrandom from 'seedrandom';
 
 /** 2^-32: the resolution of one Alea output. */
 const TWO_POW_M32 = 2.3283064365386963e-10;
+/** Alea's multiplier. */
+const ALEA_A = 2091639;
 
 /**
  * The one seeded random generator of a scenario. Every random draw in the twin and in the
@@ -28,15 +30,26 @@ export class Rng {
     return new Rng(`${this.seed}/${label}`);
   }
 
-  /** Uniform on [0, 1), in steps of 2^-32 (Alea). */
+  /**
+   * Uniform on [0, 1), in steps of 2^-32 (Alea). Alea's step is exact integer arithmetic in
+   * doubles, x' = (a x + c) mod 2^32 and c' = floor((a x + c) / 2^32) with x = s0 2^32: here the
+   * product's integer and fractional parts are split before c is added, so that c' is the
+   * integer part plus a rare carry (the usual step, t = a s0 + c 2^-32, c' = t | 0, waits on c
+   * through a multiply, an add and two conversions every draw). The results are the same.
+   */
   uniform(): number {
     const st = this.state;
-    const t = 2091639 * st[0]! + st[3]! * TWO_POW_M32;
-    const c = t | 0;
+    const product = ALEA_A * st[0]!;
+    const whole = product | 0;
+    let next = product - whole + st[3]! * TWO_POW_M32;
+    if (next >= 1) {
+      next -= 1;
+      st[3] = whole + 1;
+    } else st[3] = whole;
     st[0] = st[1]!;
     st[1] = st[2]!;
-    st[3] = c;
-    return (st[2] = t - c);
+    st[2] = next;
+    return next;
   }
 
   /** Uniform on [lo, hi). */
@@ -84,31 +97,46 @@ export class Rng {
     if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new RangeError(`poisson: mean must be a finite number >= 0, got ${lambda}`);
     if (lambda === 0) return 0;
     if (lambda < 10) return this.poissonKnuth(Math.exp(-lambda));
-    return this.poissonPtrs(ptrsConstants(lambda));
+    const slam = Math.sqrt(lambda);
+    const loglam = Math.log(lambda);
+    const b = 0.931 + 2.53 * slam;
+    const a = -0.059 + 0.02483 * b;
+    const invalpha = 1.1239 + 1.1328 / (b - 3.4);
+    const vr = 0.9277 - 3.6224 / (b - 2);
+    for (;;) {
+      const u = this.uniform() - 0.5;
+      const v = this.uniform();
+      const us = 0.5 - Math.abs(u);
+      const k = Math.floor(((2 * a) / us + b) * u + lambda + 0.43);
+      if (us >= 0.07 && v <= vr) return k;
+      if (k < 0 || (us < 0.013 && v > us)) continue;
+      if (Math.log(v) + Math.log(invalpha) - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k)) return k;
+    }
   }
 
   /**
    * Replaces each mean by one Poisson draw, in index order: the very draws a loop of poisson()
    * would give (same stream, same values). Faster on images, whose pixels mostly share one
    * background mean: that mean's constants are computed once, and its draws step Alea on local
-   * variables (the arithmetic of uniform(), inlined; the state is stored back around every
-   * other entry's poisson()).
+   * variables (uniform()'s arithmetic, inlined), the state stored back around the other
+   * entries' poisson(). One loop per method, so that each is compiled for its own work.
    */
   poissonInPlace(means: Float64Array): Float64Array {
     const common = commonValue(means);
     if (!(common > 0)) {
       for (let i = 0; i < means.length; i++) means[i] = this.poisson(means[i]!);
-      return means;
-    }
-    const small = common < 10;
+    } else if (common < 10) this.knuthInPlace(means, common);
+    else this.ptrsInPlace(means, common);
+    return means;
+  }
+
+  private knuthInPlace(means: Float64Array, common: number): void {
     const limit = Math.exp(-common);
-    const { lambda, loglam, a, b, lnInvalpha, vr } = ptrsConstants(common);
     const st = this.state;
     let s0 = st[0]!;
     let s1 = st[1]!;
     let s2 = st[2]!;
     let c = st[3]!;
-    let t = 0;
     for (let i = 0; i < means.length; i++) {
       const m = means[i]!;
       if (m !== common) {
@@ -123,44 +151,94 @@ export class Rng {
         c = st[3]!;
         continue;
       }
-      if (small) {
-        // Knuth, as poissonKnuth.
-        t = 2091639 * s0 + c * TWO_POW_M32;
+      // Knuth as poissonKnuth; each block of four lines is one step of uniform(), the draw in s2.
+      let product = ALEA_A * s0;
+      let whole = product | 0;
+      let next = product - whole + c * TWO_POW_M32;
+      if (next >= 1) {
+        next -= 1;
+        c = whole + 1;
+      } else c = whole;
+      s0 = s1;
+      s1 = s2;
+      s2 = next;
+      let k = 0;
+      let p = s2;
+      while (p > limit) {
+        k++;
+        product = ALEA_A * s0;
+        whole = product | 0;
+        next = product - whole + c * TWO_POW_M32;
+        if (next >= 1) {
+          next -= 1;
+          c = whole + 1;
+        } else c = whole;
         s0 = s1;
         s1 = s2;
-        c = t | 0;
-        s2 = t - c;
-        let k = 0;
-        let p = s2;
-        while (p > limit) {
-          k++;
-          t = 2091639 * s0 + c * TWO_POW_M32;
-          s0 = s1;
-          s1 = s2;
-          c = t | 0;
-          s2 = t - c;
-          p *= s2;
-        }
-        means[i] = k;
+        s2 = next;
+        p *= s2;
+      }
+      means[i] = k;
+    }
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = c;
+  }
+
+  private ptrsInPlace(means: Float64Array, common: number): void {
+    const { lambda, loglam, a, b, lnInvalpha, vr } = ptrsConstants(common);
+    const st = this.state;
+    let s0 = st[0]!;
+    let s1 = st[1]!;
+    let s2 = st[2]!;
+    let c = st[3]!;
+    for (let i = 0; i < means.length; i++) {
+      const m = means[i]!;
+      if (m !== common) {
+        st[0] = s0;
+        st[1] = s1;
+        st[2] = s2;
+        st[3] = c;
+        means[i] = this.poisson(m);
+        s0 = st[0]!;
+        s1 = st[1]!;
+        s2 = st[2]!;
+        c = st[3]!;
         continue;
       }
-      // PTRS, as poissonPtrs.
+      // PTRS as in poisson(), with the constants computed once; two steps of uniform() per trial.
       for (;;) {
-        t = 2091639 * s0 + c * TWO_POW_M32;
+        let product = ALEA_A * s0;
+        let whole = product | 0;
+        let next = product - whole + c * TWO_POW_M32;
+        if (next >= 1) {
+          next -= 1;
+          c = whole + 1;
+        } else c = whole;
         s0 = s1;
         s1 = s2;
-        c = t | 0;
-        s2 = t - c;
+        s2 = next;
         const u = s2 - 0.5;
-        t = 2091639 * s0 + c * TWO_POW_M32;
+        product = ALEA_A * s0;
+        whole = product | 0;
+        next = product - whole + c * TWO_POW_M32;
+        if (next >= 1) {
+          next -= 1;
+          c = whole + 1;
+        } else c = whole;
         s0 = s1;
         s1 = s2;
-        c = t | 0;
-        s2 = t - c;
+        s2 = next;
         const v = s2;
         const us = 0.5 - Math.abs(u);
         const k = Math.floor(((2 * a) / us + b) * u + lambda + 0.43);
-        if ((us >= 0.07 && v <= vr) || (k >= 0 && !(us < 0.013 && v > us) && Math.log(v) + lnInvalpha - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k))) {
+        if (us >= 0.07 && v <= vr) {
+          means[i] = k;
+          break;
+        }
+        if (k < 0 || (us < 0.013 && v > us)) continue;
+        if (Math.log(v) + lnInvalpha - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k)) {
           means[i] = k;
           break;
         }
@@ -170,7 +248,6 @@ export class Rng {
     st[1] = s1;
     st[2] = s2;
     st[3] = c;
-    return means;
   }
 
   /** Knuth: the number of uniforms multiplied in before the product falls to exp(-lambda). */
@@ -182,19 +259,6 @@ export class Rng {
       p *= this.uniform();
     }
     return k;
-  }
-
-  private poissonPtrs(q: PtrsConstants): number {
-    const { lambda, loglam, a, b, lnInvalpha, vr } = q;
-    for (;;) {
-      const u = this.uniform() - 0.5;
-      const v = this.uniform();
-      const us = 0.5 - Math.abs(u);
-      const k = Math.floor(((2 * a) / us + b) * u + lambda + 0.43);
-      if (us >= 0.07 && v <= vr) return k;
-      if (k < 0 || (us < 0.013 && v > us)) continue;
-      if (Math.log(v) + lnInvalpha - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k)) return k;
-    }
   }
 
   /** Gamma(shape, 1) by Marsaglia and Tsang. */
@@ -290,7 +354,7 @@ function commonValue(values: Float64Array): number {
   return bestRun >= COMMON_MIN_SHARE * COMMON_SAMPLES && Number.isFinite(best) ? best : NaN;
 }
 
-/** The constants of PTRS for one mean (Hoermann 1993). */
+/** The constants of PTRS for one mean (Hoermann 1993), as poisson() computes them. */
 interface PtrsConstants {
   lambda: number;
   loglam: number;

@@ -47,6 +47,30 @@ export const BACKGROUND_EXPONENT = 2.5;
 
 const ZLP_SIGMA = ZLP_FWHM_eV / 2.3548;
 const FEATURE_SIGMA = FEATURE_FWHM_eV / 2.3548;
+/**
+ * Channels whose nearer edge is farther than this from 0 eV get no zero-loss counts:
+ * 30 sqrt(2) sigma out, erfc(30) = exp(-900 ...) underflows to 0, so their Gaussian mass is 0.
+ */
+const ZLP_REACH_eV = 30 * Math.SQRT2 * ZLP_SIGMA;
+
+let lastShape: { offset_eV: number; dispersion_eV: number; onset: Float64Array; falloff: Float64Array } | undefined;
+
+/**
+ * The background's two energy factors per channel, 1 - exp(-(E / 0.5)^2) (its onset) and
+ * 1 + (E / E_c)^r (its fall), computed once per energy axis: a campaign's spectra share theirs.
+ */
+function backgroundShape(offset_eV: number, dispersion_eV: number): { onset: Float64Array; falloff: Float64Array } {
+  if (lastShape && lastShape.offset_eV === offset_eV && lastShape.dispersion_eV === dispersion_eV) return lastShape;
+  const onset = new Float64Array(EELS_CHANNELS);
+  const falloff = new Float64Array(EELS_CHANNELS);
+  for (let c = 0; c < EELS_CHANNELS; c++) {
+    const e = offset_eV + c * dispersion_eV;
+    onset[c] = -Math.expm1(-((e / 0.5) ** 2));
+    falloff[c] = 1 + (e / BACKGROUND_KNEE_eV) ** BACKGROUND_EXPONENT;
+  }
+  lastShape = { offset_eV, dispersion_eV, onset, falloff };
+  return lastShape;
+}
 
 export function renderEelsSpectrum(
   particles: Particle[],
@@ -82,13 +106,15 @@ export function renderEelsSpectrum(
   const background = N * (t_nm / MEAN_FREE_PATH_NM) * BACKGROUND_PER_eV;
 
   const d = dispersion_eV;
+  const { onset, falloff } = backgroundShape(offset_eV, d);
   const spectrum = new Float64Array(EELS_CHANNELS);
   for (let c = 0; c < EELS_CHANNELS; c++) {
     const e = offset_eV + c * d;
     const lo = e - d / 2;
     const hi = e + d / 2;
-    let v = zlp * gaussianMass(lo, hi, 0, ZLP_SIGMA);
-    if (e > 0) v += (background * d * -Math.expm1(-((e / 0.5) ** 2))) / (1 + (e / BACKGROUND_KNEE_eV) ** BACKGROUND_EXPONENT);
+    // Beyond ZLP_REACH_eV the zero loss's mass is exactly 0 (erfc underflows): skipping it adds the same +0.
+    let v = Math.abs(e) - d / 2 < ZLP_REACH_eV ? zlp * gaussianMass(lo, hi, 0, ZLP_SIGMA) : 0;
+    if (e > 0) v += (background * d * onset[c]!) / falloff[c]!;
     for (const f of features) if (Math.abs(e - f.value_eV) < 8 * FEATURE_SIGMA + d) v += f.amount * gaussianMass(lo, hi, f.value_eV, FEATURE_SIGMA);
     spectrum[c] = v;
   }
