@@ -1,7 +1,7 @@
 import { elementData } from '../../protocol/elements.js';
 import type { DataRecord } from '../../protocol/instrument.js';
 import { attrNumber, imageDataset, imageGeometry } from './data.js';
-import { clippedStats, isCounts, lnNormalTail, lnPoissonTail } from './stats.js';
+import { clippedStatsOfSample, countsAndSample, lnNormalTail, lnPoissonTail } from './stats.js';
 
 /**
  * Particle finding on a HAADF image, as a client would do it on data from any microscope.
@@ -134,10 +134,11 @@ export function findParticles(image: DataRecord, opts: FindParticlesOptions = {}
   const v = d.values;
 
   // 1. Background and noise model.
-  const bg = clippedStats(v);
+  const { counts, sample } = countsAndSample(v);
+  const bg = clippedStatsOfSample(sample);
   const b = bg.mean;
   let lnTail: (sum: number, pixels: number) => number;
-  if (isCounts(v) && b > 0) lnTail = (s, n) => lnPoissonTail(s, n * b);
+  if (counts && b > 0) lnTail = (s, n) => lnPoissonTail(s, n * b);
   else if (b > 0 && bg.variance > 0) {
     const gain = bg.variance / b;
     lnTail = (s, n) => lnPoissonTail(s / gain, (n * b) / gain);

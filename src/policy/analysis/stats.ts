@@ -34,6 +34,14 @@ export function lnPoissonTail(k: number, lambda: number): number {
   return Math.min(0, lnFirst + Math.log(sum));
 }
 
+/** Large images are sampled on a stride so that about this many pixels are used. */
+const BACKGROUND_SAMPLE = 65536;
+
+/** The pixels clippedStats uses: every stride-th value, stride = floor(length / 65536) (at least 1). */
+function sampleStride(length: number): number {
+  return Math.max(1, Math.floor(length / BACKGROUND_SAMPLE));
+}
+
 /**
  * Mean and variance of the background pixels: iterative clipping at mean + 4 sd (objects are the
  * bright outliers) until the kept set stops changing (at most four passes). Large images are
@@ -41,10 +49,34 @@ export function lnPoissonTail(k: number, lambda: number): number {
  * error well under 1 %), and it keeps a 1024^2 overview cheap.
  */
 export function clippedStats(values: Float64Array): { mean: number; variance: number } {
-  const stride = Math.max(1, Math.floor(values.length / 65536));
-  // Gathered once: the passes below then run over a contiguous array that stays in cache.
+  const stride = sampleStride(values.length);
+  if (stride === 1) return clippedStatsOfSample(values);
+  const sample = new Float64Array(Math.ceil(values.length / stride));
+  for (let i = 0, k = 0; i < values.length; i += stride, k++) sample[k] = values[i]!;
+  return clippedStatsOfSample(sample);
+}
+
+/**
+ * isCounts and clippedStats' sample in one pass over the image (a 1024^2 image is 8 MB: each
+ * pass is a trip through memory).
+ */
+export function countsAndSample(values: Float64Array): { counts: boolean; sample: Float64Array } {
+  const stride = sampleStride(values.length);
   const sample = stride === 1 ? values : new Float64Array(Math.ceil(values.length / stride));
-  if (sample !== values) for (let i = 0, k = 0; i < values.length; i += stride, k++) sample[k] = values[i]!;
+  let counts = true;
+  for (let i = 0, k = 0, next = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!(v >= 0) || v !== Math.floor(v)) counts = false;
+    if (i === next) {
+      sample[k++] = v;
+      next += stride;
+    }
+  }
+  return { counts, sample };
+}
+
+/** clippedStats on its sample (all of it). */
+export function clippedStatsOfSample(sample: Float64Array): { mean: number; variance: number } {
   let lo = -Infinity;
   let hi = Infinity;
   let mean = 0;
