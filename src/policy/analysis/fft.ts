@@ -4,9 +4,11 @@
  */
 
 interface FftPlan {
+  /** Twiddles of every stage, concatenated: the stage of half-length h holds cos and sin of 2 pi k / 2h, k < h, from index h - 1. */
   cos: Float64Array;
   sin: Float64Array;
-  reversed: Uint32Array;
+  /** The bit-reversal permutation as swap pairs (i, j), i < j. */
+  swaps: Uint32Array;
 }
 
 const plans = new Map<number, FftPlan>();
@@ -14,21 +16,22 @@ const plans = new Map<number, FftPlan>();
 function plan(n: number): FftPlan {
   let p = plans.get(n);
   if (p) return p;
-  const half = n >> 1;
-  const cos = new Float64Array(half);
-  const sin = new Float64Array(half);
-  for (let k = 0; k < half; k++) {
-    cos[k] = Math.cos((2 * Math.PI * k) / n);
-    sin[k] = Math.sin((2 * Math.PI * k) / n);
+  const cos = new Float64Array(Math.max(1, n - 1));
+  const sin = new Float64Array(Math.max(1, n - 1));
+  for (let h = 1; h < n; h *= 2) {
+    for (let k = 0; k < h; k++) {
+      cos[h - 1 + k] = Math.cos((Math.PI * k) / h);
+      sin[h - 1 + k] = Math.sin((Math.PI * k) / h);
+    }
   }
   const bits = Math.log2(n);
-  const reversed = new Uint32Array(n);
+  const swaps: number[] = [];
   for (let i = 0; i < n; i++) {
     let r = 0;
     for (let b = 0, x = i; b < bits; b++, x >>= 1) r = (r << 1) | (x & 1);
-    reversed[i] = r;
+    if (r > i) swaps.push(i, r);
   }
-  p = { cos, sin, reversed };
+  p = { cos, sin, swaps: Uint32Array.from(swaps) };
   plans.set(n, p);
   return p;
 }
@@ -49,28 +52,34 @@ export function fft(re: Float64Array, im: Float64Array, inverse = false): void {
   const n = re.length;
   if (im.length !== n) throw new RangeError(`fft: re has ${n} values, im ${im.length}`);
   if (n < 1 || (n & (n - 1)) !== 0) throw new RangeError(`fft: length must be a power of two, got ${n}`);
-  const { cos, sin, reversed } = plan(n);
-  for (let i = 0; i < n; i++) {
-    const j = reversed[i]!;
-    if (j > i) {
-      const tr = re[i]!;
-      re[i] = re[j]!;
-      re[j] = tr;
-      const ti = im[i]!;
-      im[i] = im[j]!;
-      im[j] = ti;
-    }
+  const { cos, sin, swaps } = plan(n);
+  for (let s = 0; s < swaps.length; s += 2) {
+    const i = swaps[s]!;
+    const j = swaps[s + 1]!;
+    const tr = re[i]!;
+    re[i] = re[j]!;
+    re[j] = tr;
+    const ti = im[i]!;
+    im[i] = im[j]!;
+    im[j] = ti;
+  }
+  // Stage of half-length 1: twiddle 1.
+  for (let a = 0; a + 1 < n; a += 2) {
+    const xr = re[a + 1]!;
+    const xi = im[a + 1]!;
+    re[a + 1] = re[a]! - xr;
+    im[a + 1] = im[a]! - xi;
+    re[a]! += xr;
+    im[a]! += xi;
   }
   const sign = inverse ? 1 : -1;
-  for (let len = 2; len <= n; len *= 2) {
-    const halfLen = len >> 1;
-    const stride = n / len;
-    for (let start = 0; start < n; start += len) {
-      for (let k = 0; k < halfLen; k++) {
-        const wr = cos[k * stride]!;
-        const wi = sign * sin[k * stride]!;
-        const a = start + k;
-        const b = a + halfLen;
+  for (let h = 2; h < n; h *= 2) {
+    const len = 2 * h;
+    for (let k = 0; k < h; k++) {
+      const wr = cos[h - 1 + k]!;
+      const wi = sign * sin[h - 1 + k]!;
+      for (let a = k; a < n; a += len) {
+        const b = a + h;
         const xr = re[b]! * wr - im[b]! * wi;
         const xi = re[b]! * wi + im[b]! * wr;
         re[b] = re[a]! - xr;
