@@ -12,8 +12,8 @@ const ALEA_A = 2091639;
  * `fork(label)` derives an independent, reproducible stream, so that adding draws in one part
  * of the simulation (say, the EELS noise) does not shift the draws of another (the specimen).
  *
- * The stream is seedrandom's Alea: seeded by seedrandom, then stepped here with the same
- * arithmetic (the state lives in fields, so the hot loops of bulk draws avoid a closure call).
+ * The stream is seedrandom's Alea, draw for draw: seeded by seedrandom, then stepped here (see
+ * uniform()) on a state kept in a typed array, which the bulk samplers copy into locals.
  */
 export class Rng {
   /** Alea's state s0, s1, s2, c: in a typed array, so that steps update doubles in place. */
@@ -151,7 +151,7 @@ export class Rng {
         c = st[3]!;
         continue;
       }
-      // Knuth as poissonKnuth; each block of four lines is one step of uniform(), the draw in s2.
+      // Knuth as poissonKnuth; each block ending in `s2 = next` is one step of uniform().
       let product = ALEA_A * s0;
       let whole = product | 0;
       let next = product - whole + c * TWO_POW_M32;
