@@ -125,14 +125,14 @@ export function extractTarget(eels: DataRecord, opts: ExtractTargetOptions = {})
  * (w the symmetric kernel, k = -kr..kr): the first centre of the largest z, and that z.
  * Both sums are screened for every centre at once by FFT convolution; the centres whose screened
  * z comes within SCREEN_TOLERANCE of the largest are then summed directly, in the order of the
- * plain loop, so the centre and z returned are exactly those of the direct filter (the FFT's
- * rounding, ~1e-12, is far inside the tolerance).
+ * plain loop, so the centre and z returned are exactly those of the direct filter (the margin
+ * also covers a bound on the FFT's rounding, screeningError: ~1e-9 on the twin's spectra).
  */
 export function matchedFilterPeak(r: Float64Array, v: Float64Array, kernel: Float64Array, kr: number, c0: number, c1: number): { bestAt: number; best: number } {
   const screened = screenFilter(r, v, kernel, kr, c0, c1);
   let top = -Infinity;
   for (let c = c0; c < c1; c++) if (screened[c - c0]! > top) top = screened[c - c0]!;
-  const floor = top - SCREEN_TOLERANCE * (1 + Math.abs(top));
+  const floor = top - Math.max(SCREEN_TOLERANCE * (1 + Math.abs(top)), 4 * screeningError(r, v, kernel, kr, c0, c1, top));
   let best = -Infinity;
   let bestAt = -1;
   const width = 2 * kr + 1;
@@ -157,6 +157,34 @@ export function matchedFilterPeak(r: Float64Array, v: Float64Array, kernel: Floa
 
 /** Screened z within this share (of 1 + |largest z|) of the largest are recomputed directly. */
 const SCREEN_TOLERANCE = 1e-3;
+
+/**
+ * A bound on |screened z - direct z| near the top: FFT convolution errs by at most
+ * ~eps log2(N) |x|_2 |w|_2 on each sum (the constant taken generously), and the variance sum is
+ * at least min(v) sum(w^2). Infinite when v reaches 0 (every centre is then summed directly).
+ */
+function screeningError(r: Float64Array, v: Float64Array, kernel: Float64Array, kr: number, c0: number, c1: number, top: number): number {
+  let r2 = 0;
+  let v2 = 0;
+  let vMin = Infinity;
+  for (let i = c0 - kr; i < c1 + kr; i++) {
+    r2 += r[i]! * r[i]!;
+    v2 += v[i]! * v[i]!;
+    if (v[i]! < vMin) vMin = v[i]!;
+  }
+  let w2 = 0;
+  let w4 = 0;
+  for (let k = 0; k < kernel.length; k++) {
+    w2 += kernel[k]! ** 2;
+    w4 += kernel[k]! ** 4;
+  }
+  const scale = 16 * Number.EPSILON * Math.log2(fftSize(c1 - c0 + 2 * kr));
+  const errS = scale * Math.sqrt(r2 * w2);
+  const errV = scale * Math.sqrt(v2 * w4);
+  const vLow = vMin * w2;
+  if (!(vLow > 2 * errV)) return Infinity;
+  return errS / Math.sqrt(vLow - errV) + ((Math.abs(top) + 1) * errV) / (vLow - errV);
+}
 
 /**
  * z(c) for c0..c1-1 through one complex FFT pair: r and v packed as re + i im, split in the
