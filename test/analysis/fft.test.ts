@@ -104,6 +104,18 @@ describe('matchedFilterPeak (FFT screening, direct sums for the finalists)', () 
     },
   );
 
+  it('a variance that reaches 0 (no bound on the screening error): the answer of the plain loop, Infinity included', () => {
+    const kr = 4;
+    const kernel = kernelOf(kr, 0.4);
+    const rng = new Rng('zero-variance');
+    const n = 200;
+    const v = Float64Array.from({ length: n }, (_, i) => (i < 100 ? 0 : 5));
+    const r = Float64Array.from({ length: n }, (_, i) => (i === 50 ? 3 : rng.normal()));
+    const got = matchedFilterPeak(r, v, kernel, kr, kr, n - kr);
+    expect(got).toEqual(directPeak(r, v, kernel, kr, kr, n - kr));
+    expect(got.best).toBe(Infinity);
+  });
+
   it('ties go to the first centre, as in the plain loop', () => {
     const kr = 3;
     const kernel = kernelOf(kr, 0.5);
