@@ -115,23 +115,23 @@ export class Rng {
   }
 
   /**
-   * Replaces each mean by one Poisson draw, in index order: the very draws a loop of poisson()
-   * would give (same stream, same values). Faster on images, whose pixels mostly share one
-   * background mean: that mean's constants are computed once, and its draws step Alea on local
-   * variables (uniform()'s arithmetic, inlined), the state stored back around the other
-   * entries' poisson(). One loop per method, so that each is compiled for its own work.
+   * Replaces each mean by one Poisson draw. Faster on images, whose pixels mostly share one
+   * background mean: that mean is drawn by inverse-CDF lookup in a table built once per call
+   * (poissonTable: one uniform per pixel, Alea stepped on local variables), the other entries by
+   * poisson(), all in index order from this one stream. The draws are Poisson to the resolution of
+   * the uniforms (see poissonTable), but not the values a loop of poisson() would give.
    */
   poissonInPlace(means: Float64Array): Float64Array {
     const common = commonValue(means);
-    if (!(common > 0)) {
-      for (let i = 0; i < means.length; i++) means[i] = this.poisson(means[i]!);
-    } else if (common < 10) this.knuthInPlace(means, common);
-    else this.ptrsInPlace(means, common);
+    const table = common > 0 ? poissonTable(common, means.length) : null;
+    if (table) this.tableInPlace(means, common, table);
+    else for (let i = 0; i < means.length; i++) means[i] = this.poisson(means[i]!);
     return means;
   }
 
-  private knuthInPlace(means: Float64Array, common: number): void {
-    const limit = Math.exp(-common);
+  private tableInPlace(means: Float64Array, common: number, t: PoissonTable): void {
+    const { cdf, guide, cells, kmin } = t;
+    const last = cells - 1;
     const st = this.state;
     let s0 = st[0]!;
     let s1 = st[1]!;
@@ -139,78 +139,10 @@ export class Rng {
     let c = st[3]!;
     for (let i = 0; i < means.length; i++) {
       const m = means[i]!;
-      if (m !== common) {
-        st[0] = s0;
-        st[1] = s1;
-        st[2] = s2;
-        st[3] = c;
-        means[i] = this.poisson(m);
-        s0 = st[0]!;
-        s1 = st[1]!;
-        s2 = st[2]!;
-        c = st[3]!;
-        continue;
-      }
-      // Knuth as poissonKnuth; each block ending in `s2 = next` is one step of uniform().
-      let product = ALEA_A * s0;
-      let whole = product | 0;
-      let next = product - whole + c * TWO_POW_M32;
-      if (next >= 1) {
-        next -= 1;
-        c = whole + 1;
-      } else c = whole;
-      s0 = s1;
-      s1 = s2;
-      s2 = next;
-      let k = 0;
-      let p = s2;
-      while (p > limit) {
-        k++;
-        product = ALEA_A * s0;
-        whole = product | 0;
-        next = product - whole + c * TWO_POW_M32;
-        if (next >= 1) {
-          next -= 1;
-          c = whole + 1;
-        } else c = whole;
-        s0 = s1;
-        s1 = s2;
-        s2 = next;
-        p *= s2;
-      }
-      means[i] = k;
-    }
-    st[0] = s0;
-    st[1] = s1;
-    st[2] = s2;
-    st[3] = c;
-  }
-
-  private ptrsInPlace(means: Float64Array, common: number): void {
-    const { lambda, loglam, a, b, lnInvalpha, vr } = ptrsConstants(common);
-    const st = this.state;
-    let s0 = st[0]!;
-    let s1 = st[1]!;
-    let s2 = st[2]!;
-    let c = st[3]!;
-    for (let i = 0; i < means.length; i++) {
-      const m = means[i]!;
-      if (m !== common) {
-        st[0] = s0;
-        st[1] = s1;
-        st[2] = s2;
-        st[3] = c;
-        means[i] = this.poisson(m);
-        s0 = st[0]!;
-        s1 = st[1]!;
-        s2 = st[2]!;
-        c = st[3]!;
-        continue;
-      }
-      // PTRS as in poisson(), with the constants computed once; two steps of uniform() per trial.
-      for (;;) {
-        let product = ALEA_A * s0;
-        let whole = product | 0;
+      if (m === common) {
+        // One step of uniform() (its arithmetic, on locals), then the guide table's cell.
+        const product = ALEA_A * s0;
+        const whole = product | 0;
         let next = product - whole + c * TWO_POW_M32;
         if (next >= 1) {
           next -= 1;
@@ -219,35 +151,54 @@ export class Rng {
         s0 = s1;
         s1 = s2;
         s2 = next;
-        const u = s2 - 0.5;
-        product = ALEA_A * s0;
-        whole = product | 0;
-        next = product - whole + c * TWO_POW_M32;
-        if (next >= 1) {
-          next -= 1;
-          c = whole + 1;
-        } else c = whole;
-        s0 = s1;
-        s1 = s2;
-        s2 = next;
-        const v = s2;
-        const us = 0.5 - Math.abs(u);
-        const k = Math.floor(((2 * a) / us + b) * u + lambda + 0.43);
-        if (us >= 0.07 && v <= vr) {
-          means[i] = k;
-          break;
-        }
-        if (k < 0 || (us < 0.013 && v > us)) continue;
-        if (Math.log(v) + lnInvalpha - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k)) {
-          means[i] = k;
-          break;
+        const j = (next * cells) | 0;
+        if (j > 0 && j < last) {
+          let k = guide[j]!;
+          while (next >= cdf[k]!) k++;
+          means[i] = kmin + k;
+          continue;
         }
       }
+      // Another mean, or the table's first or last cell (probability 2 / cells): through the
+      // state, then back to the locals.
+      st[0] = s0;
+      st[1] = s1;
+      st[2] = s2;
+      st[3] = c;
+      means[i] = m === common ? this.tableEdge(t, s2) : this.poisson(m);
+      s0 = st[0]!;
+      s1 = st[1]!;
+      s2 = st[2]!;
+      c = st[3]!;
     }
     st[0] = s0;
     st[1] = s1;
     st[2] = s2;
     st[3] = c;
+  }
+
+  /**
+   * The draw for a uniform `u` that fell in the table's first or last cell. Within a cell u is
+   * uniform, so it is replaced by a fresh uniform on that cell with 64 bits (two draws) instead of
+   * 32, and the tails are searched with that resolution: the lower one on the CDF, the upper one
+   * on the survival function P(X > k), summed from the top so that masses far below 2^-32 stay
+   * exact. Values whose whole probability is below 2^-32 can thus still be drawn.
+   */
+  private tableEdge(t: PoissonTable, u: number): number {
+    const hi = this.uniform();
+    const lo = this.uniform();
+    if (u < 0.5) {
+      // First cell: v uniform on [0, 1/cells); the least k with v < F(k).
+      const v = (hi + lo * TWO_POW_M32) / t.cells;
+      let k = 0;
+      while (v >= t.cdf[k]!) k++;
+      return t.kmin + k;
+    }
+    // Last cell: u = 1 - s with s uniform on (0, 1/cells]; u < F(k) <=> P(X > k) < s.
+    const s = (1 - hi - lo * TWO_POW_M32) / t.cells;
+    let k = t.tailFrom;
+    while (t.survival[k - t.tailFrom]! >= s) k++;
+    return t.kmin + k;
   }
 
   /** Knuth: the number of uniforms multiplied in before the product falls to exp(-lambda). */
@@ -354,20 +305,81 @@ function commonValue(values: Float64Array): number {
   return bestRun >= COMMON_MIN_SHARE * COMMON_SAMPLES && Number.isFinite(best) ? best : NaN;
 }
 
-/** The constants of PTRS for one mean (Hoermann 1993), as poisson() computes them. */
-interface PtrsConstants {
-  lambda: number;
-  loglam: number;
-  a: number;
-  b: number;
-  lnInvalpha: number;
-  vr: number;
+/**
+ * Inverse-CDF table of Poisson(lambda) for poissonInPlace, with a guide table (Chen and Asau
+ * 1974): cell j of `cells` holds the least k with F(k) > j / cells, so a uniform u in that cell
+ * starts its search there and almost always stops at once.
+ *
+ * The pmf is tabulated over [kmin, kmax], where it is at least TABLE_TINY (outside, less than
+ * ~1e-24 of mass in all: below the resolution of every uniform used here), by the ratios
+ * p(k + 1) / p(k) = lambda / (k + 1) outwards from the mode, then normalised. With 32-bit uniforms
+ * each probability is met to within 2^-32; the first and last cells are refined to 64 bits
+ * (Rng.tableEdge), so the tails are not cut at 2^-32.
+ */
+export interface PoissonTable {
+  /** The value of index 0. */
+  kmin: number;
+  /** F(kmin + i), the last entry exactly 1. */
+  cdf: Float64Array;
+  /** A power of two. */
+  cells: number;
+  guide: Int32Array;
+  /** Index of the least k with P(X > k) < 1 / cells. */
+  tailFrom: number;
+  /** P(X > kmin + tailFrom + i), summed from the top; the last entry 0. */
+  survival: Float64Array;
 }
 
-function ptrsConstants(lambda: number): PtrsConstants {
-  const slam = Math.sqrt(lambda);
-  const b = 0.931 + 2.53 * slam;
-  const a = -0.059 + 0.02483 * b;
-  const invalpha = 1.1239 + 1.1328 / (b - 3.4);
-  return { lambda, loglam: Math.log(lambda), a, b, lnInvalpha: Math.log(invalpha), vr: 0.9277 - 3.6224 / (b - 2) };
+const TABLE_TINY = 1e-26;
+const TABLE_MIN_CELLS = 1024;
+/** A table is built only for arrays at least this many times its length (else poisson() per entry). */
+const TABLE_MIN_USES = 16;
+
+export function poissonTable(lambda: number, uses: number): PoissonTable | null {
+  if (!(lambda > 0) || !Number.isFinite(lambda)) return null;
+  // Width ~ 2 x 10.7 sd (pmf >= 1e-26 in the normal approximation) plus the small-mean tail.
+  if (21.5 * Math.sqrt(lambda) + 40 > uses / TABLE_MIN_USES) return null;
+  const mode = Math.floor(lambda);
+  const pMode = Math.exp(-lambda + mode * Math.log(lambda) - logFactorial(mode));
+  const below: number[] = [];
+  for (let k = mode, p = pMode; k > 0; k--) {
+    p *= k / lambda;
+    if (!(p >= TABLE_TINY)) break;
+    below.push(p);
+  }
+  const above: number[] = [];
+  for (let k = mode, p = pMode; ; k++) {
+    p *= lambda / (k + 1);
+    if (!(p >= TABLE_TINY)) break;
+    above.push(p);
+  }
+  const kmin = mode - below.length;
+  const size = below.length + 1 + above.length;
+  if (size * TABLE_MIN_USES > uses) return null;
+  const pmf = new Float64Array(size);
+  for (let i = 0; i < below.length; i++) pmf[below.length - 1 - i] = below[i]!;
+  pmf[below.length] = pMode;
+  pmf.set(above, below.length + 1);
+  let total = 0;
+  for (let i = 0; i < size; i++) total += pmf[i]!;
+  for (let i = 0; i < size; i++) pmf[i]! /= total;
+
+  const cdf = new Float64Array(size);
+  let acc = 0;
+  for (let i = 0; i < size; i++) cdf[i] = acc += pmf[i]!;
+  cdf[size - 1] = 1;
+
+  let cells = TABLE_MIN_CELLS;
+  while (cells < 4 * size) cells *= 2;
+  const guide = new Int32Array(cells);
+  for (let j = 0, k = 0; j < cells; j++) {
+    while (cdf[k]! <= j / cells) k++;
+    guide[j] = k;
+  }
+
+  const tail = new Float64Array(size);
+  for (let i = size - 2; i >= 0; i--) tail[i] = tail[i + 1]! + pmf[i + 1]!;
+  let tailFrom = 0;
+  while (!(tail[tailFrom]! < 1 / cells)) tailFrom++;
+  return { kmin, cdf, cells, guide, tailFrom, survival: tail.slice(tailFrom) };
 }

@@ -1,7 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/protocol/random.js';
+import { poissonTable, Rng } from '../../src/protocol/random.js';
 
 function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -28,6 +28,18 @@ function chi2PerDf(draws: ArrayLike<number>, lambda: number): number {
     df++;
   }
   return chi2 / Math.max(1, df - 1);
+}
+
+/** P(X <= k) for X ~ Poisson(lambda), summed term by term in log space (k < 0: 0). */
+function poissonCdf(lambda: number, k: number): number {
+  if (k < 0) return 0;
+  let lnFact = 0;
+  let s = 0;
+  for (let i = 0; i <= k; i++) {
+    if (i > 1) lnFact += Math.log(i);
+    s += Math.exp(-lambda + i * Math.log(lambda) - lnFact);
+  }
+  return Math.min(1, s);
 }
 
 describe('Rng', () => {
@@ -81,16 +93,93 @@ describe('Rng', () => {
     expect(chi2PerDf(xs, lambda)).toBeLessThan(2);
   });
 
-  it.each([0.47, 5.9, 15, 36])('poissonInPlace gives the very draws of a poisson() loop: background %d, objects, zeros', (lambda) => {
+  // The background sampler (an inverse-CDF table, one uniform per pixel) over 2^21 draws: mean
+  // and variance within 5 standard errors of Poisson's, the pmf by chi-square, and the tails, which
+  // lie in the table's first and last cells (refined to 64-bit uniforms), at their Poisson rates.
+  // 0.4679 is the tuned overview's background, 35.7 the EDX frame's HAADF one.
+  it.each([
+    { lambda: 0.4679, tail: { atLeast: 5 }, lower: null },
+    { lambda: 0.2807, tail: { atLeast: 4 }, lower: null },
+    { lambda: 4.134, tail: { atLeast: 14 }, lower: null },
+    { lambda: 35.7, tail: { atLeast: 58 }, lower: { atMost: 17 } },
+    { lambda: 12000, tail: { atLeast: 12000 + 3.4 * Math.sqrt(12000) }, lower: { atMost: 12000 - 3.4 * Math.sqrt(12000) } },
+  ])('poissonInPlace on 2^21 pixels of background $lambda: Poisson mean, variance, pmf and tails', ({ lambda, tail, lower }) => {
+    const n = 1 << 21;
+    const xs = new Rng(`table-${lambda}`).poissonInPlace(new Float64Array(n).fill(lambda));
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += xs[i]!;
+    const m = sum / n;
+    let ss = 0;
+    let above = 0;
+    let below = 0;
+    for (let i = 0; i < n; i++) {
+      const x = xs[i]!;
+      ss += (x - m) ** 2;
+      if (x >= tail.atLeast) above++;
+      if (lower && x <= lower.atMost) below++;
+    }
+    const v = ss / (n - 1);
+    expect(Math.abs(m - lambda)).toBeLessThan(5 * Math.sqrt(lambda / n));
+    // Var of the sample variance of Poisson draws: (mu4 - sigma^4) / n = (lambda + 2 lambda^2) / n.
+    expect(Math.abs(v - lambda)).toBeLessThan(5 * Math.sqrt((lambda + 2 * lambda * lambda) / n));
+    expect(chi2PerDf(xs, lambda)).toBeLessThan(1.5);
+    const pAbove = 1 - poissonCdf(lambda, Math.ceil(tail.atLeast) - 1);
+    expect(pAbove).toBeLessThan(1 / 1024); // the event is all inside the table's last cell
+    expect(Math.abs(above - n * pAbove)).toBeLessThan(5 * Math.sqrt(n * pAbove) + 1);
+    if (lower) {
+      const pBelow = poissonCdf(lambda, Math.floor(lower.atMost));
+      expect(pBelow).toBeLessThan(1 / 1024);
+      expect(Math.abs(below - n * pBelow)).toBeLessThan(5 * Math.sqrt(n * pBelow) + 1);
+    }
+  });
+
+  it.each([0.47, 5.9, 15, 36])('poissonInPlace on a background %d with objects and zeros: each mean Poisson, reproducible', (lambda) => {
     // A background shared by most pixels, objects of other means (both sides of 10), a few zeros.
-    const means = Float64Array.from({ length: 50_000 }, (_, i) => (i % 97 === 0 ? 3 * lambda + (i % 13) : i % 101 === 0 ? 0.2 * (i % 7) : lambda));
-    const bulk = new Rng(`same-${lambda}`);
-    const xs = bulk.poissonInPlace(Float64Array.from(means));
-    const single = new Rng(`same-${lambda}`);
-    expect(Array.from(xs)).toEqual(Array.from(means, (m) => single.poisson(m)));
+    const means = Float64Array.from({ length: 200_000 }, (_, i) => (i % 97 === 0 ? 3 * lambda + (i % 13) : i % 101 === 0 ? 0 : lambda));
+    const a = new Rng(`mixed-${lambda}`);
+    const xs = a.poissonInPlace(Float64Array.from(means));
+    const b = new Rng(`mixed-${lambda}`);
+    expect(Array.from(b.poissonInPlace(Float64Array.from(means)))).toEqual(Array.from(xs));
     // The stream goes on from the same point.
-    expect(bulk.uniform()).toBe(single.uniform());
+    expect(a.uniform()).toBe(b.uniform());
+    expect(xs.every((x, i) => Number.isInteger(x) && x >= 0 && (means[i] !== 0 || x === 0))).toBe(true);
     expect(chi2PerDf(xs.filter((_, i) => means[i] === lambda), lambda)).toBeLessThan(2);
+    // The objects' draws: each mean's sample mean within 5 standard errors.
+    for (let r = 0; r < 13; r++) {
+      const mu = 3 * lambda + r;
+      const objects = Array.from(xs.filter((_, i) => means[i] === mu));
+      expect(Math.abs(mean(objects) - mu)).toBeLessThan(5 * Math.sqrt(mu / objects.length));
+    }
+  });
+
+  it.each([1e-6, 0.4679, 7.5, 35.7, 12000])('poissonTable(%d): the CDF, the guide cells and the tail match Poisson', (lambda) => {
+    const t = poissonTable(lambda, 1e9)!;
+    const size = t.cdf.length;
+    expect(t.cdf[size - 1]).toBe(1);
+    // The reference sums terms whose exponents are ~lambda ln lambda: good to ~1e-16 of that.
+    const tolerance = 1e-13 * Math.max(1, lambda * Math.log(lambda));
+    for (let i = 0; i < size; i += Math.max(1, Math.floor(size / 200))) {
+      const k = t.kmin + i;
+      expect(Math.abs(t.cdf[i]! - poissonCdf(lambda, k))).toBeLessThan(tolerance);
+    }
+    // Below kmin and above the table: less mass than any uniform resolves.
+    expect(t.kmin === 0 ? 0 : poissonCdf(lambda, t.kmin - 1)).toBeLessThan(1e-20);
+    for (let j = 0; j < t.cells; j++) {
+      const g = t.guide[j]!;
+      expect(t.cdf[g]).toBeGreaterThan(j / t.cells);
+      if (g > 0) expect(t.cdf[g - 1]).toBeLessThanOrEqual(j / t.cells);
+    }
+    // Survival P(X > k) from the top: consistent with the CDF, and below 1/cells from tailFrom.
+    expect(t.survival[0]).toBeLessThan(1 / t.cells);
+    if (t.tailFrom > 0) expect(1 - t.cdf[t.tailFrom - 1]!).toBeGreaterThanOrEqual(1 / t.cells - 1e-12);
+    for (let i = 0; i < t.survival.length; i++) expect(Math.abs(t.survival[i]! - (1 - t.cdf[t.tailFrom + i]!))).toBeLessThan(1e-12);
+    expect(t.survival[t.survival.length - 1]).toBe(0);
+  });
+
+  it('poissonTable declines arrays too short to pay for it', () => {
+    expect(poissonTable(0.5, 100)).toBeNull();
+    expect(poissonTable(1e6, 65536)).toBeNull();
+    expect(poissonTable(36, 65536)).not.toBeNull();
   });
 
   it('poissonInPlace without a common value (a spectrum) or of all zeros', () => {
