@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runSession } from '../../src/server/session.js';
 import { LATENCY_CATEGORIES } from '../../src/protocol/timing.js';
+import { MIN_FIT } from '../../src/policy/campaign/model.js';
 import { smallScenario } from './fixtures.js';
 
 describe('campaign runner', () => {
@@ -23,11 +24,7 @@ describe('campaign runner', () => {
     // Every measurement is of a distinct particle, with a composition on the simplex.
     expect(new Set(record.iterations.map((it) => it.particle)).size).toBe(15);
     for (const it of record.iterations) expect(it.composition.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
-    // The model learns: uncertainty and error at the end are below their values after the seeds.
-    const afterSeeds = record.iterations[3]!;
     const last = record.iterations[record.iterations.length - 1]!;
-    expect(last.mean_sd).toBeLessThan(afterSeeds.mean_sd);
-    expect(last.mean_abs_error!).toBeLessThan(afterSeeds.mean_abs_error!);
     expect(s.final_mean_abs_error).toBe(last.mean_abs_error);
     // Decisions carry the terms of eqs. 7-17.
     const decided = record.iterations.filter((it) => it.phase === 'bo');
@@ -36,6 +33,29 @@ describe('campaign runner', () => {
       expect(it.decision!.R).toBeGreaterThanOrEqual(0);
       expect(it.decision!.R).toBeLessThanOrEqual(1);
     }
+  });
+
+  it('the model learns: error falls over the campaign (over seeds); the uncertainty rises only at refits', async () => {
+    // One seed's error can stall (its particles may all sit where the field is flat), and the mean
+    // sd after the seeds is measured with neutral hyperparameters on three standardised points, so
+    // it is no yardstick. What must hold: averaged over several seeds, the final error is below the
+    // error after the seeds; and between hyperparameter refits (from the first fit on, at least
+    // refit_every measurements apart) a measurement can only lower the posterior variance.
+    const scenario = smallScenario();
+    const refitEvery = scenario.policy.gp.refit_every;
+    let afterSeeds = 0;
+    let final = 0;
+    const seeds = [1, 2, 3, 4];
+    for (const seed of seeds) {
+      const record = await runSession(scenario, { seed });
+      afterSeeds += record.iterations[3]!.mean_abs_error!;
+      final += record.iterations[record.iterations.length - 1]!.mean_abs_error!;
+      const sd = record.iterations.map((it) => it.mean_sd);
+      const rises: number[] = [];
+      for (let n = MIN_FIT; n <= sd.length; n++) if (sd[n - 1]! > sd[n - 2]! * (1 + 1e-9)) rises.push(n);
+      for (let i = 1; i < rises.length; i++) expect(rises[i]! - rises[i - 1]!, `seed ${seed}: mean sd rose at n = ${rises.join(', ')}`).toBeGreaterThanOrEqual(refitEvery);
+    }
+    expect(final / seeds.length).toBeLessThan(afterSeeds / seeds.length);
   });
 
   it('same scenario and seed, same record; another seed differs', async () => {

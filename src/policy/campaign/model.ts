@@ -4,7 +4,7 @@ import { GaussianProcess, PosteriorPool } from '../gp/index.js';
 import { simplexBounds, simplexGrid } from '../simplex.js';
 
 /** Observations before the first hyperparameter fit. */
-const MIN_FIT = 8;
+export const MIN_FIT = 8;
 
 /**
  * The campaign's surrogate: one GP over (measured composition -> target eV), refitted on a
