@@ -212,6 +212,10 @@ export class GaussianLattice {
 
   /** Scatters each centre onto its 3^d stencil (in generation order: sorting by cell was slower). */
   private deposit(centres: Float64Array, amplitudes: Float64Array): void {
+    if (this.D === 3) {
+      this.depositPlane(centres, amplitudes);
+      return;
+    }
     const D = this.D;
     const c = new Float64Array(D);
     const stencil = this.depositStencil;
@@ -229,6 +233,62 @@ export class GaussianLattice {
         values[b + 1]! += w * l1;
         values[b + 2]! += w * l2;
       }
+    }
+  }
+
+  /**
+   * deposit() for three components (a plane lattice), unrolled: the same arithmetic as toHelmert,
+   * Stencil.place and the scatter loop (so the same values, bit for bit), without the per-centre
+   * calls and index arrays.
+   */
+  private depositPlane(centres: Float64Array, amplitudes: Float64Array): void {
+    const { origin, shape, strides, step } = this.lattice;
+    const origin0 = origin[0]!;
+    const origin1 = origin[1]!;
+    const shape0 = shape[0]!;
+    const shape1 = shape[1]!;
+    const stride0 = strides[0]!;
+    // As helmert.ts's INV_NORM[1] and INV_NORM[2].
+    const invNorm1 = 1 / Math.sqrt(1 * 2);
+    const invNorm2 = 1 / Math.sqrt(2 * 3);
+    const values = this.values;
+    for (let k = 0; k < amplitudes.length; k++) {
+      const c0 = centres[3 * k]!;
+      const c1 = centres[3 * k + 1]!;
+      const c2 = centres[3 * k + 2]!;
+      let prefix = 0;
+      prefix += c0;
+      const u0 = (prefix - 1 * c1) * invNorm1;
+      prefix += c1;
+      const u1 = (prefix - 2 * c2) * invNorm2;
+      const x0 = (u0 - origin0) / step;
+      const n0 = Math.round(x0);
+      const t0 = x0 - n0;
+      const x1 = (u1 - origin1) / step;
+      const n1 = Math.round(x1);
+      const t1 = x1 - n1;
+      const first0 = n0 - 1;
+      const first1 = n1 - 1;
+      if (!(first0 >= 0 && first0 + 3 <= shape0 && first1 >= 0 && first1 + 3 <= shape1)) throw new RangeError(`Gaussian centre ${k} lies outside the composition simplex`);
+      const scale = amplitudes[k]!;
+      const l0 = 0.5 * (0.5 - t1) * (0.5 - t1);
+      const l1 = 0.75 - t1 * t1;
+      const l2 = 0.5 * (0.5 + t1) * (0.5 + t1);
+      const b = first1 + first0 * stride0;
+      let w = scale * (0.5 * (0.5 - t0) * (0.5 - t0));
+      values[b]! += w * l0;
+      values[b + 1]! += w * l1;
+      values[b + 2]! += w * l2;
+      const b1 = b + stride0;
+      w = scale * (0.75 - t0 * t0);
+      values[b1]! += w * l0;
+      values[b1 + 1]! += w * l1;
+      values[b1 + 2]! += w * l2;
+      const b2 = b1 + stride0;
+      w = scale * (0.5 * (0.5 + t0) * (0.5 + t0));
+      values[b2]! += w * l0;
+      values[b2 + 1]! += w * l1;
+      values[b2 + 2]! += w * l2;
     }
   }
 
