@@ -50,20 +50,55 @@ export class CholeskyError extends Error {
  * In-place Cholesky (Banachiewicz, row by row) of the packed matrix `a` of order n, with `jitter`
  * added to the diagonal. Returns true on success; false (a partly overwritten) when a pivot is not
  * positive.
+ *
+ * Four rows at a time: their entries left of the block share each load of the earlier row j they
+ * are reduced against (one load of row j feeds four products instead of one), then the 4 x 4
+ * diagonal block row by row. Remaining rows one by one.
  */
 export function choleskyPackedInPlace(a: Float64Array, n: number, jitter = 0): boolean {
-  for (let i = 0; i < n; i++) {
-    const oi = rowOffset(i);
-    for (let j = 0; j <= i; j++) {
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const o0 = rowOffset(i);
+    const o1 = o0 + i + 1;
+    const o2 = o1 + i + 2;
+    const o3 = o2 + i + 3;
+    for (let j = 0; j < i; j++) {
       const oj = rowOffset(j);
-      let s = a[oi + j]! - dot(a, oi, a, oj, j);
-      if (j < i) {
-        a[oi + j] = s / a[oj + j]!;
-      } else {
-        s += jitter;
-        if (!(s > 0)) return false;
-        a[oi + i] = Math.sqrt(s);
+      let s0 = a[o0 + j]!;
+      let s1 = a[o1 + j]!;
+      let s2 = a[o2 + j]!;
+      let s3 = a[o3 + j]!;
+      for (let k = 0; k < j; k++) {
+        const l = a[oj + k]!;
+        s0 -= a[o0 + k]! * l;
+        s1 -= a[o1 + k]! * l;
+        s2 -= a[o2 + k]! * l;
+        s3 -= a[o3 + k]! * l;
       }
+      const d = a[oj + j]!;
+      a[o0 + j] = s0 / d;
+      a[o1 + j] = s1 / d;
+      a[o2 + j] = s2 / d;
+      a[o3 + j] = s3 / d;
+    }
+    for (let r = i; r < i + 4; r++) if (!choleskyRowFrom(a, r, i, jitter)) return false;
+  }
+  for (; i < n; i++) if (!choleskyRowFrom(a, i, 0, jitter)) return false;
+  return true;
+}
+
+/** Entries j0..i of row i of the factor (those left of j0 already done). */
+function choleskyRowFrom(a: Float64Array, i: number, j0: number, jitter: number): boolean {
+  const oi = rowOffset(i);
+  for (let j = j0; j <= i; j++) {
+    const oj = rowOffset(j);
+    let s = a[oi + j]! - dot(a, oi, a, oj, j);
+    if (j < i) {
+      a[oi + j] = s / a[oj + j]!;
+    } else {
+      s += jitter;
+      if (!(s > 0)) return false;
+      a[oi + i] = Math.sqrt(s);
     }
   }
   return true;
@@ -172,15 +207,53 @@ export function invertLowerPacked(L: Float64Array, n: number, out: Float64Array 
 }
 
 /**
- * (L L^T)^-1, packed lower. Works on U = (L^-1)^T as a dense n x n upper triangle, because then
- * both steps are dot products of contiguous rows:
+ * (L L^T)^-1, packed lower. Works on U = (L^-1)^T as a dense n x n upper triangle (zero below the
+ * diagonal), because then both steps are sums along contiguous rows:
  *   U[j][i] = -(sum_{k=j}^{i-1} L[i][k] U[j][k]) / L[i][i],   U[j][j] = 1 / L[j][j]
  *   inv[i][j] = sum_{k>=i} U[i][k] U[j][k]                      (j <= i)
- * `work` (n^2 entries) is reused when given.
+ * Both go four rows at a time (rows j..j+3 of U in the first, rows i..i+3 of the inverse in the
+ * second), so that each load of the shared row feeds four products; the zeros below U's diagonal
+ * let the four rows run over the same range of k. `work` (n^2 entries) is reused when given.
  */
 export function inverseFromCholesky(L: Float64Array, n: number, work?: Float64Array, out?: Float64Array): Float64Array {
   const U = work && work.length >= n * n ? work : new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
+  for (let j = 0; j < n; j++) U.fill(0, j * n, j * n + j);
+  let j0 = 0;
+  for (; j0 + 3 < n; j0 += 4) {
+    const u0 = j0 * n;
+    const u1 = u0 + n;
+    const u2 = u1 + n;
+    const u3 = u2 + n;
+    for (let i = j0; i < n; i++) {
+      const oi = rowOffset(i);
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      for (let k = j0; k < i; k++) {
+        const l = L[oi + k]!;
+        a0 += l * U[u0 + k]!;
+        a1 += l * U[u1 + k]!;
+        a2 += l * U[u2 + k]!;
+        a3 += l * U[u3 + k]!;
+      }
+      const lii = L[oi + i]!;
+      if (i >= j0 + 4) {
+        U[u0 + i] = -a0 / lii;
+        U[u1 + i] = -a1 / lii;
+        U[u2 + i] = -a2 / lii;
+        U[u3 + i] = -a3 / lii;
+      } else {
+        // Inside the block's triangle: rows below i are still zero there, row i gets its diagonal.
+        const r = i - j0;
+        U[u0 + i] = r === 0 ? 1 / lii : -a0 / lii;
+        if (r >= 1) U[u1 + i] = r === 1 ? 1 / lii : -a1 / lii;
+        if (r >= 2) U[u2 + i] = r === 2 ? 1 / lii : -a2 / lii;
+        if (r === 3) U[u3 + i] = 1 / lii;
+      }
+    }
+  }
+  for (let j = j0; j < n; j++) {
     const uj = j * n;
     U[uj + j] = 1 / L[rowOffset(j) + j]!;
     for (let i = j + 1; i < n; i++) {
@@ -189,7 +262,36 @@ export function inverseFromCholesky(L: Float64Array, n: number, work?: Float64Ar
     }
   }
   const inv = out ?? new Float64Array(packedLength(n));
-  for (let i = 0; i < n; i++) {
+  let i0 = 0;
+  for (; i0 + 3 < n; i0 += 4) {
+    const u0 = i0 * n;
+    const u1 = u0 + n;
+    const u2 = u1 + n;
+    const u3 = u2 + n;
+    const o0 = rowOffset(i0);
+    const o1 = o0 + i0 + 1;
+    const o2 = o1 + i0 + 2;
+    const o3 = o2 + i0 + 3;
+    for (let j = 0; j < i0 + 4; j++) {
+      const uj = j * n;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      for (let k = i0; k < n; k++) {
+        const v = U[uj + k]!;
+        a0 += U[u0 + k]! * v;
+        a1 += U[u1 + k]! * v;
+        a2 += U[u2 + k]! * v;
+        a3 += U[u3 + k]! * v;
+      }
+      if (j <= i0) inv[o0 + j] = a0;
+      if (j <= i0 + 1) inv[o1 + j] = a1;
+      if (j <= i0 + 2) inv[o2 + j] = a2;
+      inv[o3 + j] = a3;
+    }
+  }
+  for (let i = i0; i < n; i++) {
     const oi = rowOffset(i);
     for (let j = 0; j <= i; j++) inv[oi + j] = dot(U, i * n + i, U, j * n + i, n - i);
   }

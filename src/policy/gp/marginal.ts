@@ -1,4 +1,4 @@
-import { choleskyWithJitter, CholeskyError, inverseFromCholesky, logDeterminant, packedLength, rowOffset, choleskySolve } from './cholesky.js';
+import { choleskyWithJitter, CholeskyError, dot, inverseFromCholesky, logDeterminant, packedLength, rowOffset, choleskySolve } from './cholesky.js';
 import type { Hyperparameters, KernelName } from './kernel.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
@@ -28,13 +28,18 @@ export function fromLogParams(p: ArrayLike<number>, dims: number): Hyperparamete
  *   dLML/dtheta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta),  alpha = K^-1 y.
  *
  * The per-dimension squared differences are computed once, so an evaluation costs one kernel
- * matrix (O(n^2 D)), one Cholesky and one inverse (O(n^3 / 2) together).
+ * matrix (O(n^2 D)), one Cholesky and one inverse (O(n^3 / 2) together). Every O(n^2) step is a
+ * pass over whole packed triangles (diagonal included, where the differences are 0), so the loops
+ * run over contiguous arrays.
  */
 export class MarginalLikelihood {
+  /** Per dimension, the packed triangle of squared differences (0 on the diagonal). */
   private readonly diff2: Float64Array[];
   private readonly K: Float64Array;
   private readonly corr: Float64Array;
   private readonly gfac: Float64Array;
+  /** Scaled squared distances, then the gradient weights W dK/dlog l (shared). */
+  private readonly scratch: Float64Array;
   private readonly inv: Float64Array;
   private readonly work: Float64Array;
   private readonly alpha: Float64Array;
@@ -65,6 +70,7 @@ export class MarginalLikelihood {
     this.K = new Float64Array(len);
     this.corr = new Float64Array(len);
     this.gfac = new Float64Array(len);
+    this.scratch = new Float64Array(len);
     this.inv = new Float64Array(len);
     this.work = new Float64Array(n * n);
     this.alpha = new Float64Array(n);
@@ -73,35 +79,40 @@ export class MarginalLikelihood {
   /** LML at `logParams`; fills `grad` (same length) when given. Returns NaN where K cannot be factorised. */
   evaluate(logParams: ArrayLike<number>, grad?: Float64Array): number {
     const { n, dims, K, corr, gfac, diff2 } = this;
+    const len = packedLength(n);
     const invL2 = new Float64Array(dims);
     for (let d = 0; d < dims; d++) invL2[d] = Math.exp(-2 * logParams[d]!);
     const s2 = Math.exp(logParams[dims]!);
     const noise = Math.exp(logParams[dims + 1]!);
-    const matern = this.kernel === 'matern52';
-    for (let i = 0; i < n; i++) {
-      const oi = rowOffset(i);
-      for (let j = 0; j < i; j++) {
-        let r2 = 0;
-        for (let d = 0; d < dims; d++) r2 += diff2[d]![oi + j]! * invL2[d]!;
-        // Correlation and length-scale gradient factor share one exp (kernel.ts has the formulas).
-        let c: number;
-        let gf: number;
-        if (matern) {
-          const r = Math.sqrt(r2);
-          const e = Math.exp(-SQRT5 * r);
-          c = (1 + SQRT5 * r + (5 / 3) * r2) * e;
-          gf = (5 / 3) * (1 + SQRT5 * r) * e;
-        } else {
-          c = Math.exp(-0.5 * r2);
-          gf = c;
-        }
-        corr[oi + j] = c;
-        K[oi + j] = s2 * c;
-        gfac[oi + j] = s2 * gf;
-      }
-      corr[oi + i] = 1;
-      K[oi + i] = s2 + noise;
+    const r2 = this.scratch;
+    const first = diff2[0]!;
+    const c0 = invL2[0]!;
+    for (let e = 0; e < len; e++) r2[e] = first[e]! * c0;
+    for (let d = 1; d < dims; d++) {
+      const a = diff2[d]!;
+      const c = invL2[d]!;
+      for (let e = 0; e < len; e++) r2[e]! += a[e]! * c;
     }
+    // Correlation and length-scale gradient factor share one exp (kernel.ts has the formulas).
+    if (this.kernel === 'matern52') {
+      for (let e = 0; e < len; e++) {
+        const q = r2[e]!;
+        const r = Math.sqrt(q);
+        const x = Math.exp(-SQRT5 * r);
+        const c = (1 + SQRT5 * r + (5 / 3) * q) * x;
+        corr[e] = c;
+        K[e] = s2 * c;
+        gfac[e] = s2 * (5 / 3) * (1 + SQRT5 * r) * x;
+      }
+    } else {
+      for (let e = 0; e < len; e++) {
+        const c = Math.exp(-0.5 * r2[e]!);
+        corr[e] = c;
+        K[e] = s2 * c;
+        gfac[e] = s2 * c;
+      }
+    }
+    for (let i = 0; i < n; i++) K[rowOffset(i) + i] = s2 + noise;
     let factor: Float64Array;
     try {
       factor = choleskyWithJitter(K, n).factor;
@@ -117,9 +128,11 @@ export class MarginalLikelihood {
     const lml = -0.5 * quad - 0.5 * logDeterminant(factor, n) - 0.5 * n * LOG_2PI;
     if (!grad) return lml;
 
-    // W = alpha alpha^T - K^-1, summed against dK/dtheta over the full symmetric matrix.
+    // W = alpha alpha^T - K^-1, summed against dK/dtheta over the full symmetric matrix: the
+    // off-diagonal entries count twice. The diagonal has no length-scale derivative (diff2 = 0
+    // there) and corr = 1, so signal and noise get sum_i W_ii each.
     const inv = inverseFromCholesky(factor, n, this.work, this.inv);
-    grad.fill(0);
+    const wg = this.scratch;
     let gSignal = 0;
     let gNoise = 0;
     for (let i = 0; i < n; i++) {
@@ -128,14 +141,14 @@ export class MarginalLikelihood {
       for (let j = 0; j < i; j++) {
         const w = 2 * (ai * alpha[j]! - inv[oi + j]!);
         gSignal += w * corr[oi + j]!;
-        const wg = w * gfac[oi + j]!;
-        for (let d = 0; d < dims; d++) grad[d]! += wg * diff2[d]![oi + j]!;
+        wg[oi + j] = w * gfac[oi + j]!;
       }
       const wii = ai * ai - inv[oi + i]!;
       gSignal += wii;
       gNoise += wii;
+      wg[oi + i] = 0;
     }
-    for (let d = 0; d < dims; d++) grad[d] = 0.5 * grad[d]! * invL2[d]!;
+    for (let d = 0; d < dims; d++) grad[d] = 0.5 * dot(wg, 0, diff2[d]!, 0, len) * invL2[d]!;
     grad[dims] = 0.5 * s2 * gSignal;
     grad[dims + 1] = 0.5 * noise * gNoise;
     return lml;
