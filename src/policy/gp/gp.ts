@@ -222,12 +222,17 @@ export class GaussianProcess {
       }
       return u;
     };
-    const objective = (u: Float64Array, gu: Float64Array) => {
-      toTheta(u);
-      const lml = ml.evaluate(theta, gTheta);
-      if (!Number.isFinite(lml)) return NaN;
-      for (let k = 0; k < P; k++) gu[k] = -gTheta[k]! * (hi[k]! - lo[k]!) * sig[k]! * (1 - sig[k]!);
-      return -lml;
+    // The LML alone at every trial point; its gradient (the O(n^3) inverse) only where accepted.
+    const objective = {
+      value: (u: Float64Array) => {
+        toTheta(u);
+        const lml = ml.evaluate(theta);
+        return Number.isFinite(lml) ? -lml : NaN;
+      },
+      gradient: (gu: Float64Array) => {
+        ml.gradient(gTheta);
+        for (let k = 0; k < P; k++) gu[k] = -gTheta[k]! * (hi[k]! - lo[k]!) * sig[k]! * (1 - sig[k]!);
+      },
     };
 
     const current = toLogParams(this.hyper);

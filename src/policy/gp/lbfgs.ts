@@ -7,6 +7,24 @@
 /** Writes the gradient into `grad` and returns the objective value. */
 export type Objective = (x: Float64Array, grad: Float64Array) => number;
 
+/**
+ * An objective whose gradient costs extra: `value(x)` alone, then `gradient(grad)` at the point of
+ * the last `value` call. The line search asks for the gradient only at the points it accepts.
+ */
+export interface SplitObjective {
+  value(x: Float64Array): number;
+  gradient(grad: Float64Array): void;
+}
+
+function split(objective: Objective | SplitObjective, n: number): SplitObjective {
+  if (typeof objective !== 'function') return objective;
+  const last = new Float64Array(n);
+  return {
+    value: (x) => objective(x, last),
+    gradient: (grad) => grad.set(last),
+  };
+}
+
 export interface LbfgsOptions {
   maxIterations?: number;
   /** Stop when max |grad| falls below this. */
@@ -36,14 +54,16 @@ function maxAbs(a: Float64Array): number {
   return m;
 }
 
-export function minimizeLbfgs(objective: Objective, x0: ArrayLike<number>, options: LbfgsOptions = {}): LbfgsResult {
+export function minimizeLbfgs(objectiveIn: Objective | SplitObjective, x0: ArrayLike<number>, options: LbfgsOptions = {}): LbfgsResult {
   const { maxIterations = 100, gradientTolerance = 1e-6, relativeTolerance = 1e-10, memory = 8 } = options;
   const n = x0.length;
+  const objective = split(objectiveIn, n);
   const x = Float64Array.from(x0);
   const g = new Float64Array(n);
-  let f = objective(x, g);
+  let f = objective.value(x);
   let evaluations = 1;
   if (!Number.isFinite(f)) throw new RangeError(`minimizeLbfgs: the objective is not finite at the start point (${Array.from(x0).join(', ')})`);
+  objective.gradient(g);
 
   const S: Float64Array[] = [];
   const Y: Float64Array[] = [];
@@ -88,7 +108,7 @@ export function minimizeLbfgs(objective: Objective, x0: ArrayLike<number>, optio
     let accepted = false;
     for (let tries = 0; tries < 40; tries++) {
       for (let i = 0; i < n; i++) xNew[i] = x[i]! + step * dir[i]!;
-      fNew = objective(xNew, gNew);
+      fNew = objective.value(xNew);
       evaluations++;
       if (Number.isFinite(fNew) && fNew <= f + 1e-4 * step * slope) {
         accepted = true;
@@ -97,6 +117,7 @@ export function minimizeLbfgs(objective: Objective, x0: ArrayLike<number>, optio
       step *= 0.5;
     }
     if (!accepted) break;
+    objective.gradient(gNew);
     const s = new Float64Array(n);
     const y = new Float64Array(n);
     for (let i = 0; i < n; i++) {

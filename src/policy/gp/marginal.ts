@@ -43,6 +43,8 @@ export class MarginalLikelihood {
   private readonly inv: Float64Array;
   private readonly work: Float64Array;
   private readonly alpha: Float64Array;
+  /** What `gradient` needs of the last successful evaluation. */
+  private last: { factor: Float64Array; invL2: Float64Array; s2: number; noise: number } | null = null;
 
   constructor(
     readonly kernel: KernelName,
@@ -76,8 +78,50 @@ export class MarginalLikelihood {
     this.alpha = new Float64Array(n);
   }
 
-  /** LML at `logParams`; fills `grad` (same length) when given. Returns NaN where K cannot be factorised. */
+  /**
+   * LML at `logParams`; fills `grad` (same length) when given. Returns NaN where K cannot be
+   * factorised. `gradient` can fill it later, from this evaluation's factor.
+   */
   evaluate(logParams: ArrayLike<number>, grad?: Float64Array): number {
+    const lml = this.value(logParams);
+    if (grad && !Number.isNaN(lml)) this.gradient(grad);
+    return lml;
+  }
+
+  /** The gradient at the parameters of the last `evaluate` (which must have returned a number). */
+  gradient(grad: Float64Array): void {
+    const last = this.last;
+    if (!last) throw new Error('MarginalLikelihood.gradient: no factorised evaluation to differentiate');
+    const { n, dims, corr, gfac, diff2, alpha } = this;
+    const { factor, invL2, s2, noise } = last;
+    const len = packedLength(n);
+    // W = alpha alpha^T - K^-1, summed against dK/dtheta over the full symmetric matrix: the
+    // off-diagonal entries count twice. The diagonal has no length-scale derivative (diff2 = 0
+    // there) and corr = 1, so signal and noise get sum_i W_ii each.
+    const inv = inverseFromCholesky(factor, n, this.work, this.inv);
+    const wg = this.scratch;
+    let gSignal = 0;
+    let gNoise = 0;
+    for (let i = 0; i < n; i++) {
+      const oi = rowOffset(i);
+      const ai = alpha[i]!;
+      for (let j = 0; j < i; j++) {
+        const w = 2 * (ai * alpha[j]! - inv[oi + j]!);
+        gSignal += w * corr[oi + j]!;
+        wg[oi + j] = w * gfac[oi + j]!;
+      }
+      const wii = ai * ai - inv[oi + i]!;
+      gSignal += wii;
+      gNoise += wii;
+      wg[oi + i] = 0;
+    }
+    for (let d = 0; d < dims; d++) grad[d] = 0.5 * dot(wg, 0, diff2[d]!, 0, len) * invL2[d]!;
+    grad[dims] = 0.5 * s2 * gSignal;
+    grad[dims + 1] = 0.5 * noise * gNoise;
+  }
+
+  private value(logParams: ArrayLike<number>): number {
+    this.last = null;
     const { n, dims, K, corr, gfac, diff2 } = this;
     const len = packedLength(n);
     const invL2 = new Float64Array(dims);
@@ -126,31 +170,7 @@ export class MarginalLikelihood {
     let quad = 0;
     for (let i = 0; i < n; i++) quad += this.y[i]! * alpha[i]!;
     const lml = -0.5 * quad - 0.5 * logDeterminant(factor, n) - 0.5 * n * LOG_2PI;
-    if (!grad) return lml;
-
-    // W = alpha alpha^T - K^-1, summed against dK/dtheta over the full symmetric matrix: the
-    // off-diagonal entries count twice. The diagonal has no length-scale derivative (diff2 = 0
-    // there) and corr = 1, so signal and noise get sum_i W_ii each.
-    const inv = inverseFromCholesky(factor, n, this.work, this.inv);
-    const wg = this.scratch;
-    let gSignal = 0;
-    let gNoise = 0;
-    for (let i = 0; i < n; i++) {
-      const oi = rowOffset(i);
-      const ai = alpha[i]!;
-      for (let j = 0; j < i; j++) {
-        const w = 2 * (ai * alpha[j]! - inv[oi + j]!);
-        gSignal += w * corr[oi + j]!;
-        wg[oi + j] = w * gfac[oi + j]!;
-      }
-      const wii = ai * ai - inv[oi + i]!;
-      gSignal += wii;
-      gNoise += wii;
-      wg[oi + i] = 0;
-    }
-    for (let d = 0; d < dims; d++) grad[d] = 0.5 * dot(wg, 0, diff2[d]!, 0, len) * invL2[d]!;
-    grad[dims] = 0.5 * s2 * gSignal;
-    grad[dims + 1] = 0.5 * noise * gNoise;
+    this.last = { factor, invL2, s2, noise };
     return lml;
   }
 }
