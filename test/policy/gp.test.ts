@@ -442,6 +442,32 @@ describe('hyperparameter fitting', () => {
     expect(res.x[0]).toBeCloseTo(1, 5);
     expect(res.x[1]).toBeCloseTo(1, 5);
   });
+
+  it('L-BFGS with a split objective takes the same steps, asking for gradients only at accepted points', () => {
+    const f = (x: Float64Array) => (1 - x[0]!) ** 2 + 100 * (x[1]! - x[0]! ** 2) ** 2;
+    const grad = (x: Float64Array, g: Float64Array) => {
+      const [a, b] = [x[0]!, x[1]!];
+      g[0] = -2 * (1 - a) - 400 * a * (b - a * a);
+      g[1] = 200 * (b - a * a);
+    };
+    const options = { maxIterations: 200, gradientTolerance: 1e-8, relativeTolerance: 0 };
+    const plain = minimizeLbfgs((x, g) => (grad(x, g), f(x)), [-1.2, 1], options);
+    let at = new Float64Array(2);
+    let gradients = 0;
+    const split = minimizeLbfgs(
+      {
+        value: (x) => ((at = Float64Array.from(x)), f(x)),
+        gradient: (g) => (gradients++, grad(at, g)),
+      },
+      [-1.2, 1],
+      options,
+    );
+    expect(Array.from(split.x)).toEqual(Array.from(plain.x));
+    expect(split.evaluations).toBe(plain.evaluations);
+    // One gradient at the start, then one per accepted step: fewer than the evaluations here.
+    expect(gradients).toBe(split.iterations + 1);
+    expect(gradients).toBeLessThan(split.evaluations);
+  });
 });
 
 describe('GaussianProcess properties and input checks', () => {
