@@ -130,7 +130,7 @@ export class Rng {
   }
 
   private tableInPlace(means: Float64Array, common: number, t: PoissonTable): void {
-    const { cdf, guide, cells, kmin } = t;
+    const { cdf, cell, cells, kmin } = t;
     const last = cells - 1;
     const st = this.state;
     let s0 = st[0]!;
@@ -152,8 +152,13 @@ export class Rng {
         s1 = s2;
         s2 = next;
         const j = (next * cells) | 0;
+        const code = cell[j]!;
+        if (code >= 0) {
+          means[i] = code;
+          continue;
+        }
         if (j > 0 && j < last) {
-          let k = guide[j]!;
+          let k = ~code;
           while (next >= cdf[k]!) k++;
           means[i] = kmin + k;
           continue;
@@ -308,7 +313,7 @@ function commonValue(values: Float64Array): number {
 /**
  * Inverse-CDF table of Poisson(lambda) for poissonInPlace, with a guide table (Chen and Asau
  * 1974): cell j of `cells` holds the least k with F(k) > j / cells, so a uniform u in that cell
- * starts its search there and almost always stops at once.
+ * starts its search there; most cells lie inside one value's interval and give it at once.
  *
  * The pmf is tabulated over [kmin, kmax], where it is at least TABLE_TINY (outside, less than
  * ~1e-24 of mass in all: below the resolution of every uniform used here), by the ratios
@@ -323,7 +328,13 @@ export interface PoissonTable {
   cdf: Float64Array;
   /** A power of two. */
   cells: number;
+  /** Per cell, the least index i with cdf[i] > cell / cells. */
   guide: Int32Array;
+  /**
+   * Per cell, the value itself (kmin + guide) when the whole cell maps to it, else ~guide (< 0):
+   * search from there. Always ~guide in the first and last cells, which are refined.
+   */
+  cell: Int32Array;
   /** Index of the least k with P(X > k) < 1 / cells. */
   tailFrom: number;
   /** P(X > kmin + tailFrom + i), summed from the top; the last entry 0. */
@@ -372,14 +383,18 @@ export function poissonTable(lambda: number, uses: number): PoissonTable | null 
   let cells = TABLE_MIN_CELLS;
   while (cells < 4 * size) cells *= 2;
   const guide = new Int32Array(cells);
+  const cell = new Int32Array(cells);
   for (let j = 0, k = 0; j < cells; j++) {
     while (cdf[k]! <= j / cells) k++;
     guide[j] = k;
+    // Every u in [j, j + 1) / cells has u < cdf[k] when cdf[k] >= (j + 1) / cells.
+    const whole = j > 0 && j < cells - 1 && cdf[k]! >= (j + 1) / cells;
+    cell[j] = whole ? kmin + k : ~k;
   }
 
   const tail = new Float64Array(size);
   for (let i = size - 2; i >= 0; i--) tail[i] = tail[i + 1]! + pmf[i + 1]!;
   let tailFrom = 0;
   while (!(tail[tailFrom]! < 1 / cells)) tailFrom++;
-  return { kmin, cdf, cells, guide, tailFrom, survival: tail.slice(tailFrom) };
+  return { kmin, cdf, cells, guide, cell, tailFrom, survival: tail.slice(tailFrom) };
 }

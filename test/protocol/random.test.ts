@@ -168,6 +168,13 @@ describe('Rng', () => {
       const g = t.guide[j]!;
       expect(t.cdf[g]).toBeGreaterThan(j / t.cells);
       if (g > 0) expect(t.cdf[g - 1]).toBeLessThanOrEqual(j / t.cells);
+      // A cell resolved at once lies wholly below F(its value); the edge cells never are.
+      const code = t.cell[j]!;
+      if (code >= 0) {
+        expect(code).toBe(t.kmin + g);
+        expect(t.cdf[g]).toBeGreaterThanOrEqual((j + 1) / t.cells);
+        expect(j > 0 && j < t.cells - 1).toBe(true);
+      } else expect(~code).toBe(g);
     }
     // Survival P(X > k) from the top: consistent with the CDF, and below 1/cells from tailFrom.
     expect(t.survival[0]).toBeLessThan(1 / t.cells);
