@@ -124,12 +124,25 @@ export class Rng {
   poissonInPlace(means: Float64Array): Float64Array {
     const common = commonValue(means);
     const table = common > 0 ? poissonTable(common, means.length) : null;
-    if (table) this.tableInPlace(means, common, table);
+    if (table) this.tableDraws(means, common, table, false);
     else for (let i = 0; i < means.length; i++) means[i] = this.poisson(means[i]!);
     return means;
   }
 
-  private tableInPlace(means: Float64Array, common: number, t: PoissonTable): void {
+  /**
+   * Fills `out` with independent Poisson(mean) draws, in index order: as poissonInPlace on an
+   * array of `mean`s, without reading one (an image's background, its objects added apart).
+   */
+  poissonFill(out: Float64Array, mean: number): Float64Array {
+    if (!(mean >= 0) || !Number.isFinite(mean)) throw new RangeError(`poisson: mean must be a finite number >= 0, got ${mean}`);
+    const table = mean > 0 ? poissonTable(mean, out.length) : null;
+    if (table) this.tableDraws(out, mean, table, true);
+    else for (let i = 0; i < out.length; i++) out[i] = this.poisson(mean);
+    return out;
+  }
+
+  /** Draws for poissonInPlace (entries equal to `common` by the table) or, with `fill`, poissonFill. */
+  private tableDraws(means: Float64Array, common: number, t: PoissonTable, fill: boolean): void {
     const { cdf, cell, cells, kmin } = t;
     const last = cells - 1;
     const st = this.state;
@@ -138,7 +151,7 @@ export class Rng {
     let s2 = st[2]!;
     let c = st[3]!;
     for (let i = 0; i < means.length; i++) {
-      const m = means[i]!;
+      const m = fill ? common : means[i]!;
       if (m === common) {
         // One step of uniform() (its arithmetic, on locals), then the guide table's cell.
         const product = ALEA_A * s0;

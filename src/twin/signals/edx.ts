@@ -4,7 +4,7 @@ import type { DatasetRecord } from '../../protocol/instrument.js';
 import type { Rng } from '../../protocol/random.js';
 import type { Particle } from '../types.js';
 import { checkBeam, checkElements, checkField, checkOptics, checkParticles, checkPositive, electrons, probeSigma_m, type FieldGeometry, type Optics } from './checks.js';
-import { addFootprint, particleFootprint, probeOverlap } from './footprint.js';
+import { particleFootprint, poissonImage, probeOverlap, type ImageSource } from './footprint.js';
 import { imageAttrs, renderHaadf, SUPPORT_THICKNESS_NM, SUPPORT_Z } from './haadf.js';
 import { gaussianMass, poissonInPlace } from './math.js';
 import { backgroundWindow_eV, continuumShape, CONTINUUM_PER_Z2_EV, emissions, quantWindow_eV, WINDOW_WIDTH_eV, z2 } from './xray.js';
@@ -90,15 +90,17 @@ export function renderEdxFrame(
   const frameFactor = EDX_FRAME_YIELD_PER_NM * electronsPerPixel;
   const bgWindow = backgroundWindow_eV(elements);
   const windows = [...elements.map((s) => quantWindow_eV(s)), bgWindow].map(([lo, hi]) => windowModel(lo, hi, elements));
-  const maps = windows.map((w) => new Float64Array(n * n).fill(frameFactor * SUPPORT_THICKNESS_NM * SUPPORT_Z2 * w.continuumPerZ2));
+  // Each window's map: the support's continuum everywhere plus each particle's footprint.
+  const sources: ImageSource[][] = windows.map(() => []);
   const psf = probeSigma_m(optics);
   for (const p of particles) {
     const fp = particleFootprint(field, p.x_m, p.y_m, p.radius_m, psf, 0);
     if (fp.index.length === 0) continue;
     // Volume over pixel area: the particle's thickness averaged over one pixel (nm), times dose.
     const volumeNm = ((4 / 3) * Math.PI * p.radius_m ** 3) / (px_m * px_m) * 1e9;
-    for (let k = 0; k < windows.length; k++) addFootprint(maps[k]!, fp, frameFactor * volumeNm * windowYield(windows[k]!, p.composition, elements));
+    for (let k = 0; k < windows.length; k++) sources[k]!.push({ fp, amplitude: frameFactor * volumeNm * windowYield(windows[k]!, p.composition, elements) });
   }
+  const counts = (k: number) => poissonImage(n * n, frameFactor * SUPPORT_THICKNESS_NM * SUPPORT_Z2 * windows[k]!.continuumPerZ2, sources[k]!, rng);
 
   const base = imageAttrs('eds', field, dwell_s, optics, frame_time_s);
   const bgCentre = (bgWindow[0] + bgWindow[1]) / 2;
@@ -119,7 +121,7 @@ export function renderEdxFrame(
         k_factor: el.kFactor,
         background_scale: continuumShape((w.lo_eV + w.hi_eV) / 2) / continuumShape(bgCentre),
       },
-      values: poissonInPlace(maps[i]!, rng),
+      values: counts(i),
     });
   });
   datasets.push({
@@ -127,7 +129,7 @@ export function renderEdxFrame(
     shape: [n, n],
     dtype: 'uint32',
     attrs: { ...base, window_eV: [bgWindow[0], bgWindow[1]] },
-    values: poissonInPlace(maps[elements.length]!, rng),
+    values: counts(elements.length),
   });
   return datasets;
 }

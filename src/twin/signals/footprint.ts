@@ -1,3 +1,4 @@
+import type { Rng } from '../../protocol/random.js';
 import type { FieldGeometry } from './checks.js';
 import { gaussianMass } from './math.js';
 
@@ -153,6 +154,37 @@ function collect(n: number, i0: number, i1: number, j0: number, j1: number, weig
     }
   }
   return { index: index.subarray(0, k), weight: weight.subarray(0, k) };
+}
+
+/** One particle's share of an image's mean: `amplitude` x its footprint. */
+export interface ImageSource {
+  fp: Footprint;
+  amplitude: number;
+}
+
+/**
+ * Poisson counts of a size-pixel image whose mean is a uniform `background` plus the sources:
+ * the background drawn for every pixel at once (Rng.poissonFill), then each source's pixels added
+ * as Poisson draws of their own means. A sum of independent Poisson counts is Poisson of the summed
+ * means, so each pixel is Poisson(background + sum of sources), as one draw of the total would be.
+ */
+export function poissonImage(
+  size: number,
+  background: number,
+  sources: readonly ImageSource[],
+  rng: Pick<Rng, 'poisson'> & Partial<Pick<Rng, 'poissonFill'>>,
+): Float64Array {
+  const out = new Float64Array(size);
+  if (typeof rng.poissonFill === 'function') rng.poissonFill(out, background);
+  else for (let i = 0; i < size; i++) out[i] = rng.poisson(background);
+  for (const { fp, amplitude } of sources) {
+    const { index, weight } = fp;
+    for (let k = 0; k < index.length; k++) {
+      const m = amplitude * weight[k]!;
+      if (m > 0) out[index[k]!]! += rng.poisson(m);
+    }
+  }
+  return out;
 }
 
 /** Adds amplitude x footprint to an image. */

@@ -3,8 +3,7 @@ import { elementData } from '../../protocol/elements.js';
 import type { Rng } from '../../protocol/random.js';
 import type { Particle } from '../types.js';
 import { checkElements, checkField, checkOptics, checkParticles, checkPositive, electrons, probeSigma_m, type FieldGeometry, type Optics } from './checks.js';
-import { addFootprint, integratedResponse, particleFootprint } from './footprint.js';
-import { poissonInPlace } from './math.js';
+import { addFootprint, integratedResponse, particleFootprint, poissonImage, type ImageSource } from './footprint.js';
 
 /**
  * HAADF (Z-contrast) image. A column of thickness t scatters 1 - exp(-mu t) of the electrons
@@ -41,22 +40,30 @@ export function supportHaadfFraction(): number {
   return -Math.expm1(-HAADF_MU_AU_PER_NM * Math.pow(SUPPORT_Z / Z_REF, Z_CONTRAST_EXPONENT) * SUPPORT_THICKNESS_NM);
 }
 
+/** The mean of a HAADF image: the support's uniform background and each particle's footprint. */
+function haadfMean(particles: readonly Particle[], elements: readonly string[], field: FieldGeometry, dwell_s: number, optics: Optics): { background: number; sources: ImageSource[] } {
+  const n = field.imsize;
+  const px = field.fov_m / n;
+  const perPixel = electrons(optics.beam_current_pA, dwell_s) * optics.signal_factor;
+  const perArea = perPixel / (px * px);
+  const psf = probeSigma_m(optics);
+  const sources: ImageSource[] = [];
+  for (const p of particles) {
+    const mu = haadfMu_per_m(p.composition, elements);
+    const fp = particleFootprint(field, p.x_m, p.y_m, p.radius_m, psf, mu);
+    sources.push({ fp, amplitude: perArea * integratedResponse(p.radius_m, mu) });
+  }
+  return { background: perPixel * supportHaadfFraction(), sources };
+}
+
 /**
  * Expected (noise-free) HAADF counts per pixel: useful to renderers that share the frame (EDX)
  * and to tests. `dwell_s` per pixel.
  */
 export function expectedHaadf(particles: readonly Particle[], elements: readonly string[], field: FieldGeometry, dwell_s: number, optics: Optics): Float64Array {
-  const n = field.imsize;
-  const px = field.fov_m / n;
-  const perPixel = electrons(optics.beam_current_pA, dwell_s) * optics.signal_factor;
-  const perArea = perPixel / (px * px);
-  const image = new Float64Array(n * n).fill(perPixel * supportHaadfFraction());
-  const psf = probeSigma_m(optics);
-  for (const p of particles) {
-    const mu = haadfMu_per_m(p.composition, elements);
-    const fp = particleFootprint(field, p.x_m, p.y_m, p.radius_m, psf, mu);
-    addFootprint(image, fp, perArea * integratedResponse(p.radius_m, mu));
-  }
+  const { background, sources } = haadfMean(particles, elements, field, dwell_s, optics);
+  const image = new Float64Array(field.imsize * field.imsize).fill(background);
+  for (const { fp, amplitude } of sources) addFootprint(image, fp, amplitude);
   return image;
 }
 
@@ -92,7 +99,8 @@ export function renderHaadf(
   checkPositive('dwell_s', dwell_s);
   checkOptics(optics);
   checkParticles(particles, elements.length);
-  const values = poissonInPlace(expectedHaadf(particles, elements, field, dwell_s, optics), rng);
+  const { background, sources } = haadfMean(particles, elements, field, dwell_s, optics);
+  const values = poissonImage(field.imsize * field.imsize, background, sources, rng);
   return {
     name: 'image/HAADF',
     shape: [field.imsize, field.imsize],
