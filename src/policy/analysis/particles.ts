@@ -1,7 +1,7 @@
 import { elementData } from '../../protocol/elements.js';
 import type { DataRecord } from '../../protocol/instrument.js';
 import { attrNumber, imageDataset, imageGeometry } from './data.js';
-import { clippedStatsOfSample, countsAndSample, lnNormalTail, lnPoissonTail } from './stats.js';
+import { backgroundSample, clippedStatsOfSample, isCounts, lnNormalTail, lnPoissonTail } from './stats.js';
 
 /**
  * Particle finding on a HAADF image, as a client would do it on data from any microscope.
@@ -134,32 +134,41 @@ export function findParticles(image: DataRecord, opts: FindParticlesOptions = {}
   const v = d.values;
 
   // 1. Background and noise model.
-  const { counts, sample } = countsAndSample(v);
-  const bg = clippedStatsOfSample(sample);
+  const bg = clippedStatsOfSample(backgroundSample(v));
   const b = bg.mean;
-  let lnTail: (sum: number, pixels: number) => number;
-  if (counts && b > 0) lnTail = (s, n) => lnPoissonTail(s, n * b);
-  else if (b > 0 && bg.variance > 0) {
-    const gain = bg.variance / b;
-    lnTail = (s, n) => lnPoissonTail(s / gain, (n * b) / gain);
-  } else {
-    const sd = Math.sqrt(bg.variance);
-    lnTail = (s, n) => (sd > 0 ? lnNormalTail((s - n * b) / (2 * sd)) : s > n * b ? -Infinity : 0);
-  }
+  const bRows = rows - 1;
+  const bCols = cols - 1;
+  const lnSeed = Math.log(falseAlarms / (bRows * bCols));
+  const levels = (counts: boolean): { seedSum: number; growSum: number } => {
+    let lnTail: (sum: number, pixels: number) => number;
+    if (counts && b > 0) lnTail = (s, n) => lnPoissonTail(s, n * b);
+    else if (b > 0 && bg.variance > 0) {
+      const gain = bg.variance / b;
+      lnTail = (s, n) => lnPoissonTail(s / gain, (n * b) / gain);
+    } else {
+      const sd = Math.sqrt(bg.variance);
+      lnTail = (s, n) => (sd > 0 ? lnNormalTail((s - n * b) / (2 * sd)) : s > n * b ? -Infinity : 0);
+    }
+    const seedSum = sumAtTail(lnTail, lnSeed, 4 * b, Math.sqrt(Math.max(bg.variance, 1e-12) * 4));
+    return { seedSum, growSum: Math.min(seedSum, sumAtTail(lnTail, Math.log(growP), 4 * b, Math.sqrt(Math.max(bg.variance, 1e-12) * 4))) };
+  };
 
   // 2. Every 2 x 2 box sum (anchored at its top-left pixel) against the sums whose tail
   //    probabilities are the seed and grow levels (the tail falls monotonically with the sum).
   //    Box sums are formed where needed (no image-sized buffers): almost every box is background.
-  const bRows = rows - 1;
-  const bCols = cols - 1;
+  //    Raw counts are the usual data: one pass over the image checks that they are and notes the
+  //    candidate seed boxes at the count model's level; other data take a second pass at theirs.
   const boxSum = (box: number): number => {
     const bi = Math.floor(box / bCols);
     const k = box + bi;
     return v[k]! + v[k + 1]! + v[k + cols]! + v[k + cols + 1]!;
   };
-  const lnSeed = Math.log(falseAlarms / (bRows * bCols));
-  const seedSum = sumAtTail(lnTail, lnSeed, 4 * b, Math.sqrt(Math.max(bg.variance, 1e-12) * 4));
-  const growSum = Math.min(seedSum, sumAtTail(lnTail, Math.log(growP), 4 * b, Math.sqrt(Math.max(bg.variance, 1e-12) * 4)));
+  let { seedSum, growSum } = levels(true);
+  let scan = seedBoxes(v, rows, cols, seedSum, true);
+  if (!scan.counts) {
+    ({ seedSum, growSum } = levels(false));
+    scan = seedBoxes(v, rows, cols, seedSum, false);
+  }
 
   const visited = new Set<number>();
   const regionOwned = new Set<number>();
@@ -172,7 +181,7 @@ export function findParticles(image: DataRecord, opts: FindParticlesOptions = {}
       regionPixels.push(k);
     }
   };
-  for (const seed of seedBoxes(v, rows, cols, seedSum)) {
+  for (const seed of scan.boxes) {
     if (visited.has(seed) || !(boxSum(seed) >= seedSum)) continue;
     // Grow the region over connected significant boxes; collect their pixels once.
     regionPixels.length = 0;
@@ -233,20 +242,33 @@ export function findParticles(image: DataRecord, opts: FindParticlesOptions = {}
 /**
  * Boxes (indices, ascending) that may reach `seedSum`: those holding a pixel of at least a
  * quarter of it (four values cannot sum to more than four times their largest). One pass over
- * the pixels notes the bright ones per row; each row of boxes then takes the columns next to the
- * bright pixels of its two pixel rows (merged, so in order).
+ * the pixels notes the bright ones per row (and, with `checkCounts`, whether every value is a
+ * non-negative integer: `counts`, as isCounts); each row of boxes then takes the columns next to
+ * the bright pixels of its two pixel rows (merged, so in order).
  */
-function seedBoxes(v: Float64Array, rows: number, cols: number, seedSum: number): Int32Array {
+function seedBoxes(v: Float64Array, rows: number, cols: number, seedSum: number, checkCounts: boolean): { counts: boolean; boxes: Int32Array } {
   const quarter = seedSum / 4;
   const bCols = cols - 1;
   const rowStart = new Int32Array(rows + 1);
   const bright: number[] = [];
+  let counts = checkCounts;
   for (let i = 0; i < rows; i++) {
     rowStart[i] = bright.length;
     const base = i * cols;
-    for (let j = 0; j < cols; j++) if (v[base + j]! >= quarter) bright.push(j);
+    if (counts) {
+      for (let j = 0; j < cols; j++) {
+        const x = v[base + j]!;
+        if (!(x >= 0) || x !== Math.floor(x)) counts = false;
+        if (x >= quarter) bright.push(j);
+      }
+    } else {
+      for (let j = 0; j < cols; j++) if (v[base + j]! >= quarter) bright.push(j);
+    }
     // A threshold down in the background: test every box.
-    if (bright.length > v.length / 4) return Int32Array.from({ length: (rows - 1) * bCols }, (_, box) => box);
+    if (bright.length > v.length / 4) {
+      if (counts) counts = isCounts(v.subarray(base + cols));
+      return { counts, boxes: Int32Array.from({ length: (rows - 1) * bCols }, (_, box) => box) };
+    }
   }
   rowStart[rows] = bright.length;
   const boxes: number[] = [];
@@ -264,7 +286,7 @@ function seedBoxes(v: Float64Array, rows: number, cols: number, seedSum: number)
       }
     }
   }
-  return Int32Array.from(boxes);
+  return { counts, boxes: Int32Array.from(boxes) };
 }
 
 /** The smallest box sum whose tail log-probability is below `lnTarget` (bisection; the tail falls with the sum). */

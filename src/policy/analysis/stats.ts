@@ -49,30 +49,16 @@ function sampleStride(length: number): number {
  * error well under 1 %), and it keeps a 1024^2 overview cheap.
  */
 export function clippedStats(values: Float64Array): { mean: number; variance: number } {
-  const stride = sampleStride(values.length);
-  if (stride === 1) return clippedStatsOfSample(values);
-  const sample = new Float64Array(Math.ceil(values.length / stride));
-  for (let i = 0, k = 0; i < values.length; i += stride, k++) sample[k] = values[i]!;
-  return clippedStatsOfSample(sample);
+  return clippedStatsOfSample(backgroundSample(values));
 }
 
-/**
- * isCounts and clippedStats' sample in one pass over the image (a 1024^2 image is 8 MB: each
- * pass is a trip through memory).
- */
-export function countsAndSample(values: Float64Array): { counts: boolean; sample: Float64Array } {
+/** The pixels clippedStats uses (the values themselves when the stride is 1). */
+export function backgroundSample(values: Float64Array): Float64Array {
   const stride = sampleStride(values.length);
-  const sample = stride === 1 ? values : new Float64Array(Math.ceil(values.length / stride));
-  let counts = true;
-  for (let i = 0, k = 0, next = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (!(v >= 0) || v !== Math.floor(v)) counts = false;
-    if (i === next) {
-      sample[k++] = v;
-      next += stride;
-    }
-  }
-  return { counts, sample };
+  if (stride === 1) return values;
+  const sample = new Float64Array(Math.ceil(values.length / stride));
+  for (let i = 0, k = 0; i < values.length; i += stride, k++) sample[k] = values[i]!;
+  return sample;
 }
 
 /** clippedStats on its sample (all of it). */
