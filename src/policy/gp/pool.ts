@@ -64,7 +64,7 @@ export class PosteriorPool {
     const gp = this.gp;
     if (gp.version !== this.syncedVersion) this.reset();
     if (this.syncedN === gp.n && this.outputsFresh) return;
-    if (this.syncedN < gp.n) this.extend(this.syncedN, gp.n);
+    for (let j = this.syncedN; j < gp.n; j++) this.extend(j);
     const s2 = gp.signalVariance;
     const m0 = gp.outputMean;
     const scale = gp.outputScale;
@@ -103,87 +103,68 @@ export class PosteriorPool {
     this.outputsFresh = false;
   }
 
-  /**
-   * Adds the columns of observations from..to-1 (all earlier columns present). The kernel columns
-   * first, then the triangular solve a block of pool points at a time: a rebuild after a refit
-   * adds every column, and each column is reduced against all earlier ones, so point blocks keep
-   * the earlier columns' slices in cache instead of streaming them all once per new column. Each
-   * point's arithmetic, and its order, is the same whatever the blocking.
-   */
-  private extend(from: number, to: number): void {
+  /** Adds the column of observation j (all earlier columns present). */
+  private extend(j: number): void {
     const gp = this.gp;
     const m = this.size;
     const D = this.dims;
+    const col = this.spare.pop() ?? new Float64Array(m);
     const r2 = this.r2;
-    const s2 = gp.signalVariance;
-    const SQRT5 = Math.sqrt(5);
-    const matern = gp.kernel === 'matern52';
-    for (let j = from; j < to; j++) {
-      const col = this.spare.pop() ?? new Float64Array(m);
-      r2.fill(0);
-      const xj = gp.scaledInput(j);
-      for (let d = 0; d < D; d++) {
-        const xd = xj[d]!;
-        const o = d * m;
-        for (let p = 0; p < m; p++) {
-          const t = this.scaledByDim[o + p]! - xd;
-          r2[p]! += t * t;
-        }
-      }
-      if (matern) {
-        for (let p = 0; p < m; p++) {
-          const r = Math.sqrt(r2[p]!);
-          col[p] = s2 * (1 + SQRT5 * r + (5 / 3) * r2[p]!) * Math.exp(-SQRT5 * r);
-        }
-      } else {
-        for (let p = 0; p < m; p++) col[p] = s2 * Math.exp(-0.5 * r2[p]!);
-      }
-      this.columns.push(col);
-
-      const raw = gp.rawInput(j);
+    r2.fill(0);
+    const xj = gp.scaledInput(j);
+    for (let d = 0; d < D; d++) {
+      const xd = xj[d]!;
+      const o = d * m;
       for (let p = 0; p < m; p++) {
-        let dd = 0;
-        for (let d = 0; d < D; d++) {
-          const t = this.points[p * D + d]! - raw[d]!;
-          dd += t * t;
-        }
-        const dist = Math.sqrt(dd);
-        if (dist < this.nearest[p]!) this.nearest[p] = dist;
+        const t = this.scaledByDim[o + p]! - xd;
+        r2[p]! += t * t;
       }
     }
-
+    const s2 = gp.signalVariance;
+    if (gp.kernel === 'matern52') {
+      const SQRT5 = Math.sqrt(5);
+      for (let p = 0; p < m; p++) {
+        const r = Math.sqrt(r2[p]!);
+        col[p] = s2 * (1 + SQRT5 * r + (5 / 3) * r2[p]!) * Math.exp(-SQRT5 * r);
+      }
+    } else {
+      for (let p = 0; p < m; p++) col[p] = s2 * Math.exp(-0.5 * r2[p]!);
+    }
+    const row = gp.factorRow(j);
     const cols = this.columns;
-    for (let p0 = 0; p0 < m; p0 += POINT_BLOCK) {
-      const p1 = Math.min(m, p0 + POINT_BLOCK);
-      for (let j = from; j < to; j++) {
-        const col = cols[j]!;
-        const row = gp.factorRow(j);
-        let i = 0;
-        // Four columns per pass: a quarter of the loads and stores of col.
-        for (; i + 3 < j; i += 4) {
-          const c0 = row[i]!, c1 = row[i + 1]!, c2 = row[i + 2]!, c3 = row[i + 3]!;
-          const v0 = cols[i]!, v1 = cols[i + 1]!, v2 = cols[i + 2]!, v3 = cols[i + 3]!;
-          for (let p = p0; p < p1; p++) col[p]! -= c0 * v0[p]! + c1 * v1[p]! + c2 * v2[p]! + c3 * v3[p]!;
-        }
-        for (; i < j; i++) {
-          const c = row[i]!;
-          const vi = cols[i]!;
-          for (let p = p0; p < p1; p++) col[p]! -= c * vi[p]!;
-        }
-        const inv = 1 / row[j]!;
-        const zj = gp.whitenedTarget(j);
-        for (let p = p0; p < p1; p++) {
-          const v = col[p]! * inv;
-          col[p] = v;
-          this.meanStd[p]! += v * zj;
-          this.varSum[p]! += v * v;
-        }
-      }
+    let i = 0;
+    // Four columns per pass: a quarter of the loads and stores of col.
+    for (; i + 3 < j; i += 4) {
+      const c0 = row[i]!, c1 = row[i + 1]!, c2 = row[i + 2]!, c3 = row[i + 3]!;
+      const v0 = cols[i]!, v1 = cols[i + 1]!, v2 = cols[i + 2]!, v3 = cols[i + 3]!;
+      for (let p = 0; p < m; p++) col[p]! -= c0 * v0[p]! + c1 * v1[p]! + c2 * v2[p]! + c3 * v3[p]!;
     }
-    this.syncedN = to;
+    for (; i < j; i++) {
+      const c = row[i]!;
+      const vi = cols[i]!;
+      for (let p = 0; p < m; p++) col[p]! -= c * vi[p]!;
+    }
+    const inv = 1 / row[j]!;
+    const zj = gp.whitenedTarget(j);
+    for (let p = 0; p < m; p++) {
+      const v = col[p]! * inv;
+      col[p] = v;
+      this.meanStd[p]! += v * zj;
+      this.varSum[p]! += v * v;
+    }
+    this.columns.push(col);
+
+    const raw = gp.rawInput(j);
+    for (let p = 0; p < m; p++) {
+      let dd = 0;
+      for (let d = 0; d < D; d++) {
+        const t = this.points[p * D + d]! - raw[d]!;
+        dd += t * t;
+      }
+      const dist = Math.sqrt(dd);
+      if (dist < this.nearest[p]!) this.nearest[p] = dist;
+    }
+    this.syncedN = j + 1;
     this.outputsFresh = false;
   }
 }
-
-/** Pool points per block of extend's solve: 128 points x 8 bytes x n columns stay in cache. */
-const POINT_BLOCK = 128;
