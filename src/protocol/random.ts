@@ -52,6 +52,36 @@ export class Rng {
     return next;
   }
 
+  /**
+   * Fills `out` with the next out.length uniforms: the very values of as many uniform() calls,
+   * with Alea stepped on local variables (for bulk draws: a specimen's million Gaussian centres).
+   */
+  fillUniform(out: Float64Array): Float64Array {
+    const st = this.state;
+    let s0 = st[0]!;
+    let s1 = st[1]!;
+    let s2 = st[2]!;
+    let c = st[3]!;
+    for (let i = 0; i < out.length; i++) {
+      const product = ALEA_A * s0;
+      const whole = product | 0;
+      let next = product - whole + c * TWO_POW_M32;
+      if (next >= 1) {
+        next -= 1;
+        c = whole + 1;
+      } else c = whole;
+      s0 = s1;
+      s1 = s2;
+      s2 = next;
+      out[i] = next;
+    }
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = c;
+    return out;
+  }
+
   /** Uniform on [lo, hi). */
   uniformIn(lo: number, hi: number): number {
     return lo + (hi - lo) * this.uniform();

@@ -85,15 +85,21 @@ export function buildGroundTruth(
   const D = dims;
   const centres = new Float64Array(K * D);
   const centreRng = rng.fork('centres');
-  for (let k = 0; k < K; k++) {
-    // Uniform on the simplex: normalised exponentials, as Rng.simplexUniform, without allocating.
-    let sum = 0;
-    for (let i = 0; i < D; i++) {
-      const e = -Math.log(1 - centreRng.uniform());
-      centres[k * D + i] = e;
-      sum += e;
+  // Uniform on the simplex: normalised exponentials, as Rng.simplexUniform, without allocating;
+  // the uniforms drawn in chunks of whole centres (the same stream as one uniform() at a time).
+  const chunk = new Float64Array(D * Math.min(K, 4096));
+  for (let k0 = 0; k0 < K; k0 += chunk.length / D) {
+    const count = Math.min(K - k0, chunk.length / D);
+    const u = centreRng.fillUniform(chunk.subarray(0, count * D));
+    for (let k = k0, j = 0; k < k0 + count; k++) {
+      let sum = 0;
+      for (let i = 0; i < D; i++, j++) {
+        const e = -Math.log(1 - u[j]!);
+        centres[k * D + i] = e;
+        sum += e;
+      }
+      for (let i = 0; i < D; i++) centres[k * D + i]! /= sum;
     }
-    for (let i = 0; i < D; i++) centres[k * D + i]! /= sum;
   }
   const amplitudes = new Float64Array(K);
   const amplitudeRng = rng.fork('amplitudes');

@@ -61,6 +61,14 @@ describe('Rng', () => {
     expect(mismatches).toBe(0);
   });
 
+  it('fillUniform gives the very values of as many uniform() calls, and the stream goes on from there', () => {
+    const a = new Rng('fill-uniform');
+    const b = new Rng('fill-uniform');
+    const bulk = a.fillUniform(new Float64Array(50_000));
+    expect(Array.from(bulk)).toEqual(Array.from({ length: 50_000 }, () => b.uniform()));
+    expect(a.uniform()).toBe(b.uniform());
+  });
+
   it('different seeds differ', () => {
     expect(new Rng(1).uniform()).not.toBe(new Rng(2).uniform());
   });
