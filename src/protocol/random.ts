@@ -110,6 +110,61 @@ export class Rng {
     return mean + sd * u * f;
   }
 
+  /**
+   * Fills `out` with standard normals: the very values of as many normal() calls (spare
+   * included), with Alea stepped on local variables.
+   */
+  fillNormal(out: Float64Array): Float64Array {
+    let i = 0;
+    if (this.spareNormal !== undefined && out.length > 0) {
+      out[i++] = this.spareNormal;
+      this.spareNormal = undefined;
+    }
+    const st = this.state;
+    let s0 = st[0]!;
+    let s1 = st[1]!;
+    let s2 = st[2]!;
+    let c = st[3]!;
+    while (i < out.length) {
+      let u: number, v: number, s: number;
+      do {
+        // Two steps of uniform() (its arithmetic, on locals).
+        let product = ALEA_A * s0;
+        let whole = product | 0;
+        let next = product - whole + c * TWO_POW_M32;
+        if (next >= 1) {
+          next -= 1;
+          c = whole + 1;
+        } else c = whole;
+        s0 = s1;
+        s1 = s2;
+        s2 = next;
+        u = 2 * next - 1;
+        product = ALEA_A * s0;
+        whole = product | 0;
+        next = product - whole + c * TWO_POW_M32;
+        if (next >= 1) {
+          next -= 1;
+          c = whole + 1;
+        } else c = whole;
+        s0 = s1;
+        s1 = s2;
+        s2 = next;
+        v = 2 * next - 1;
+        s = u * u + v * v;
+      } while (s >= 1 || s === 0);
+      const f = Math.sqrt((-2 * Math.log(s)) / s);
+      out[i++] = u * f;
+      if (i < out.length) out[i++] = v * f;
+      else this.spareNormal = v * f;
+    }
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = c;
+    return out;
+  }
+
   /** Normal truncated below at `min` (redrawn; falls back to `min` if the mass above is tiny). */
   truncatedNormal(mean: number, sd: number, min: number): number {
     for (let i = 0; i < 1000; i++) {

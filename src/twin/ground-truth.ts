@@ -101,9 +101,7 @@ export function buildGroundTruth(
       for (let i = 0; i < D; i++) centres[k * D + i]! /= sum;
     }
   }
-  const amplitudes = new Float64Array(K);
-  const amplitudeRng = rng.fork('amplitudes');
-  for (let k = 0; k < K; k++) amplitudes[k] = amplitudeRng.normal();
+  const amplitudes = rng.fork('amplitudes').fillNormal(new Float64Array(K));
 
   const step = chooseStep(D, sd, options);
   const lattice = step === undefined ? undefined : GaussianLattice.build(centres, amplitudes, D, sd, step);

@@ -69,6 +69,15 @@ describe('Rng', () => {
     expect(a.uniform()).toBe(b.uniform());
   });
 
+  it.each([0, 1])('fillNormal gives the very values of as many normal() calls (spare pending: %d)', (pending) => {
+    const a = new Rng('fill-normal');
+    const b = new Rng('fill-normal');
+    if (pending) expect(a.normal()).toBe(b.normal());
+    for (const length of [1, 2, 7, 10_000]) expect(Array.from(a.fillNormal(new Float64Array(length)))).toEqual(Array.from({ length }, () => b.normal()));
+    expect(a.normal()).toBe(b.normal());
+    expect(a.uniform()).toBe(b.uniform());
+  });
+
   it('different seeds differ', () => {
     expect(new Rng(1).uniform()).not.toBe(new Rng(2).uniform());
   });
