@@ -226,58 +226,92 @@ export class Rng {
     return out;
   }
 
-  /** Draws for poissonInPlace (entries equal to `common` by the table) or, with `fill`, poissonFill. */
+  /**
+   * Draws for poissonInPlace (entries equal to `common` by the table) or, with `fill`, poissonFill,
+   * a chunk at a time: first every entry whose cell gives its value at once (tableChunk, one
+   * uniform each), noting the others; then those, in index order: a search from the guide for a
+   * cell that straddles values (with the uniform drawn for it), a refined draw for the first and
+   * last cells, poisson() for another mean. The hot loop thus holds no call and no rare branch of
+   * its own.
+   */
   private tableDraws(means: Float64Array, common: number, t: PoissonTable, fill: boolean): void {
     const { cdf, cell, cells, kmin } = t;
     const last = cells - 1;
+    const pending = new Int32Array(TABLE_CHUNK);
+    const pendingU = new Float64Array(TABLE_CHUNK);
+    for (let start = 0; start < means.length; start += TABLE_CHUNK) {
+      const end = Math.min(means.length, start + TABLE_CHUNK);
+      const np = this.tableChunk(means, start, end, common, cell, cells, fill, pending, pendingU);
+      for (let q = 0; q < np; q++) {
+        const i = pending[q]!;
+        const m = fill ? common : means[i]!;
+        if (m !== common) {
+          means[i] = this.poisson(m);
+          continue;
+        }
+        const u = pendingU[q]!;
+        const j = (u * cells) | 0;
+        if (j > 0 && j < last) {
+          let k = ~cell[j]!;
+          while (u >= cdf[k]!) k++;
+          means[i] = kmin + k;
+        } else means[i] = this.tableEdge(t, u);
+      }
+    }
+  }
+
+  /**
+   * tableDraws' fast path over [start, end): one step of uniform() per entry of the common mean
+   * (its arithmetic, on locals), its cell's value when the cell has one; the other entries' indices
+   * (and uniforms) go to `pending`. Returns how many did.
+   */
+  private tableChunk(
+    means: Float64Array,
+    start: number,
+    end: number,
+    common: number,
+    cell: Int32Array,
+    cells: number,
+    fill: boolean,
+    pending: Int32Array,
+    pendingU: Float64Array,
+  ): number {
     const st = this.state;
     let s0 = st[0]!;
     let s1 = st[1]!;
     let s2 = st[2]!;
     let c = st[3]!;
-    for (let i = 0; i < means.length; i++) {
-      const m = fill ? common : means[i]!;
-      if (m === common) {
-        // One step of uniform() (its arithmetic, on locals), then the guide table's cell.
-        const product = ALEA_A * s0;
-        const whole = product | 0;
-        let next = product - whole + c * TWO_POW_M32;
-        if (next >= 1) {
-          next -= 1;
-          c = whole + 1;
-        } else c = whole;
-        s0 = s1;
-        s1 = s2;
-        s2 = next;
-        const j = (next * cells) | 0;
-        const code = cell[j]!;
-        if (code >= 0) {
-          means[i] = code;
-          continue;
-        }
-        if (j > 0 && j < last) {
-          let k = ~code;
-          while (next >= cdf[k]!) k++;
-          means[i] = kmin + k;
-          continue;
-        }
+    let np = 0;
+    for (let i = start; i < end; i++) {
+      if (!fill && means[i]! !== common) {
+        pending[np] = i;
+        pendingU[np] = 0;
+        np++;
+        continue;
       }
-      // Another mean, or the table's first or last cell (probability 2 / cells): through the
-      // state, then back to the locals.
-      st[0] = s0;
-      st[1] = s1;
-      st[2] = s2;
-      st[3] = c;
-      means[i] = m === common ? this.tableEdge(t, s2) : this.poisson(m);
-      s0 = st[0]!;
-      s1 = st[1]!;
-      s2 = st[2]!;
-      c = st[3]!;
+      const product = ALEA_A * s0;
+      const whole = product | 0;
+      let next = product - whole + c * TWO_POW_M32;
+      if (next >= 1) {
+        next -= 1;
+        c = whole + 1;
+      } else c = whole;
+      s0 = s1;
+      s1 = s2;
+      s2 = next;
+      const code = cell[(next * cells) | 0]!;
+      if (code >= 0) means[i] = code;
+      else {
+        pending[np] = i;
+        pendingU[np] = next;
+        np++;
+      }
     }
     st[0] = s0;
     st[1] = s1;
     st[2] = s2;
     st[3] = c;
+    return np;
   }
 
   /**
@@ -441,6 +475,8 @@ export interface PoissonTable {
 
 const TABLE_TINY = 1e-26;
 const TABLE_MIN_CELLS = 1024;
+/** Entries per pass of Rng.tableDraws. */
+const TABLE_CHUNK = 4096;
 /** A table is built only for arrays at least this many times its length (else poisson() per entry). */
 const TABLE_MIN_USES = 16;
 

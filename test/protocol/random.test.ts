@@ -15,19 +15,40 @@ function variance(xs: number[]): number {
  * divided by its degrees of freedom (~1 +- sqrt(2 / df) when the draws are Poisson).
  */
 function chi2PerDf(draws: ArrayLike<number>, lambda: number): number {
+  const { chi2, df } = chi2Poisson(draws, lambda);
+  return chi2 / Math.max(1, df);
+}
+
+/** Pearson chi-square of draws against Poisson(lambda) over the values expected at least 10 times, and its degrees of freedom. */
+function chi2Poisson(draws: ArrayLike<number>, lambda: number): { chi2: number; df: number } {
   const counts = new Map<number, number>();
   for (let i = 0; i < draws.length; i++) counts.set(draws[i]!, (counts.get(draws[i]!) ?? 0) + 1);
   let chi2 = 0;
-  let df = 0;
+  let cells = 0;
   let lnFact = 0;
   for (let k = 0; k <= lambda + 10 * Math.sqrt(lambda) + 10; k++) {
     if (k > 1) lnFact += Math.log(k);
     const expected = draws.length * Math.exp(-lambda + k * Math.log(lambda) - lnFact);
     if (expected < 10) continue;
     chi2 += ((counts.get(k) ?? 0) - expected) ** 2 / expected;
-    df++;
+    cells++;
   }
-  return chi2 / Math.max(1, df - 1);
+  return { chi2, df: Math.max(1, cells - 1) };
+}
+
+/**
+ * The chi-square(df) quantile a correct sampler exceeds with probability ~3e-7 (Wilson-Hilferty,
+ * 5 standard deviations): a test against it does not flip when the stream changes, yet a wrong
+ * distribution over these many draws lands far beyond it.
+ */
+function chi2Limit(df: number): number {
+  const a = 2 / (9 * df);
+  return df * (1 - a + 5 * Math.sqrt(a)) ** 3;
+}
+
+function expectPoissonPmf(draws: ArrayLike<number>, lambda: number): void {
+  const { chi2, df } = chi2Poisson(draws, lambda);
+  expect(chi2, `chi-square ${chi2.toFixed(1)} on ${df} degrees of freedom`).toBeLessThan(chi2Limit(df));
 }
 
 /** P(X <= k) for X ~ Poisson(lambda), summed term by term in log space (k < 0: 0). */
@@ -107,7 +128,7 @@ describe('Rng', () => {
     expect(Math.abs(mean(arr) - lambda)).toBeLessThan(5 * Math.sqrt(lambda / arr.length));
     expect(variance(arr) / lambda).toBeGreaterThan(0.97);
     expect(variance(arr) / lambda).toBeLessThan(1.03);
-    expect(chi2PerDf(xs, lambda)).toBeLessThan(2);
+    expectPoissonPmf(xs, lambda);
   });
 
   // The background sampler (an inverse-CDF table, one uniform per pixel) over 2^21 draws: mean
@@ -139,7 +160,7 @@ describe('Rng', () => {
     expect(Math.abs(m - lambda)).toBeLessThan(5 * Math.sqrt(lambda / n));
     // Var of the sample variance of Poisson draws: (mu4 - sigma^4) / n = (lambda + 2 lambda^2) / n.
     expect(Math.abs(v - lambda)).toBeLessThan(5 * Math.sqrt((lambda + 2 * lambda * lambda) / n));
-    expect(chi2PerDf(xs, lambda)).toBeLessThan(1.5);
+    expectPoissonPmf(xs, lambda);
     const pAbove = 1 - poissonCdf(lambda, Math.ceil(tail.atLeast) - 1);
     expect(pAbove).toBeLessThan(1 / 1024); // the event is all inside the table's last cell
     expect(Math.abs(above - n * pAbove)).toBeLessThan(5 * Math.sqrt(n * pAbove) + 1);
@@ -160,7 +181,7 @@ describe('Rng', () => {
     // The stream goes on from the same point.
     expect(a.uniform()).toBe(b.uniform());
     expect(xs.every((x, i) => Number.isInteger(x) && x >= 0 && (means[i] !== 0 || x === 0))).toBe(true);
-    expect(chi2PerDf(xs.filter((_, i) => means[i] === lambda), lambda)).toBeLessThan(2);
+    expectPoissonPmf(xs.filter((_, i) => means[i] === lambda), lambda);
     // The objects' draws: each mean's sample mean within 5 standard errors.
     for (let r = 0; r < 13; r++) {
       const mu = 3 * lambda + r;
