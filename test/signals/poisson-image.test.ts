@@ -52,8 +52,8 @@ describe('poissonImage: a background and sources drawn apart', () => {
       cells = 0;
     }
     // Below the chi-square(df) quantile a correct sampler exceeds with probability ~3e-7 (Wilson-Hilferty, 5 sd).
-    const a = 2 / (9 * df);
-    expect(chi2).toBeLessThan(df * (1 - a + 5 * Math.sqrt(a)) ** 3);
+    const h = 2 / (9 * df);
+    expect(chi2).toBeLessThan(df * (1 - h + 5 * Math.sqrt(h)) ** 3);
   });
 
   it('Rng.poissonFill gives the draws poissonInPlace gives an array of that mean, and zeros for 0', () => {
