@@ -83,24 +83,7 @@ export function buildGroundTruth(
 ): GaussianSuperpositionTruth {
   const { gaussians: K, sd, base_eV, scale_eV } = validated(spec, dims);
   const D = dims;
-  const centres = new Float64Array(K * D);
-  const centreRng = rng.fork('centres');
-  // Uniform on the simplex: normalised exponentials, as Rng.simplexUniform, without allocating;
-  // the uniforms drawn in chunks of whole centres (the same stream as one uniform() at a time).
-  const chunk = new Float64Array(D * Math.min(K, 4096));
-  for (let k0 = 0; k0 < K; k0 += chunk.length / D) {
-    const count = Math.min(K - k0, chunk.length / D);
-    const u = centreRng.fillUniform(chunk.subarray(0, count * D));
-    for (let k = k0, j = 0; k < k0 + count; k++) {
-      let sum = 0;
-      for (let i = 0; i < D; i++, j++) {
-        const e = -Math.log(1 - u[j]!);
-        centres[k * D + i] = e;
-        sum += e;
-      }
-      for (let i = 0; i < D; i++) centres[k * D + i]! /= sum;
-    }
-  }
+  const centres = drawCentres(K, D, rng.fork('centres'));
   const amplitudes = rng.fork('amplitudes').fillNormal(new Float64Array(K));
 
   const step = chooseStep(D, sd, options);
@@ -139,6 +122,31 @@ export function buildGroundTruth(
     value_eV: (c) => (check(c), base_eV + (scale_eV * (fast(c) - mean)) / spread),
     valueDirect_eV: (c) => (check(c), base_eV + (scale_eV * (exact(c) - mean)) / spread),
   };
+}
+
+/**
+ * K points uniform on the simplex of D components, row after row: normalised exponentials, as
+ * Rng.simplexUniform, without allocating per point; the uniforms drawn in chunks of whole points
+ * (the same stream as one uniform() at a time). A function of its own, so that its loop is
+ * compiled as soon as it is hot.
+ */
+function drawCentres(K: number, D: number, rng: Rng): Float64Array {
+  const centres = new Float64Array(K * D);
+  const chunk = new Float64Array(D * Math.min(K, 4096));
+  for (let k0 = 0; k0 < K; k0 += chunk.length / D) {
+    const count = Math.min(K - k0, chunk.length / D);
+    const u = rng.fillUniform(chunk.subarray(0, count * D));
+    for (let k = k0, j = 0; k < k0 + count; k++) {
+      let sum = 0;
+      for (let i = 0; i < D; i++, j++) {
+        const e = -Math.log(1 - u[j]!);
+        centres[k * D + i] = e;
+        sum += e;
+      }
+      for (let i = 0; i < D; i++) centres[k * D + i]! /= sum;
+    }
+  }
+  return centres;
 }
 
 function validated(spec: SpecimenSpec['response'], dims: number): { gaussians: number; sd: number; base_eV: number; scale_eV: number } {
