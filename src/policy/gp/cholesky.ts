@@ -261,34 +261,60 @@ export function inverseFromCholesky(L: Float64Array, n: number, work?: Float64Ar
       U[uj + i] = -dot(L, oi + j, U, uj + j, i - j) / L[oi + i]!;
     }
   }
+  // inv[i][j], j <= i, for rows i0, i0 + 1 and columns j..j+3 at a time: six loads feed eight
+  // products (U's zeros below the diagonal let every sum run over k >= i0).
   const inv = out ?? new Float64Array(packedLength(n));
   let i0 = 0;
-  for (; i0 + 3 < n; i0 += 4) {
-    const u0 = i0 * n;
-    const u1 = u0 + n;
-    const u2 = u1 + n;
-    const u3 = u2 + n;
-    const o0 = rowOffset(i0);
-    const o1 = o0 + i0 + 1;
-    const o2 = o1 + i0 + 2;
-    const o3 = o2 + i0 + 3;
-    for (let j = 0; j < i0 + 4; j++) {
-      const uj = j * n;
-      let a0 = 0;
-      let a1 = 0;
-      let a2 = 0;
-      let a3 = 0;
+  for (; i0 + 1 < n; i0 += 2) {
+    const ua = i0 * n;
+    const ub = ua + n;
+    const oa = rowOffset(i0);
+    const ob = oa + i0 + 1;
+    let j = 0;
+    for (; j + 3 <= i0 + 1; j += 4) {
+      const v0 = j * n;
+      const v1 = v0 + n;
+      const v2 = v1 + n;
+      const v3 = v2 + n;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      let b0 = 0, b1 = 0, b2 = 0, b3 = 0;
       for (let k = i0; k < n; k++) {
-        const v = U[uj + k]!;
-        a0 += U[u0 + k]! * v;
-        a1 += U[u1 + k]! * v;
-        a2 += U[u2 + k]! * v;
-        a3 += U[u3 + k]! * v;
+        const x = U[ua + k]!;
+        const y = U[ub + k]!;
+        const w0 = U[v0 + k]!;
+        const w1 = U[v1 + k]!;
+        const w2 = U[v2 + k]!;
+        const w3 = U[v3 + k]!;
+        a0 += x * w0;
+        a1 += x * w1;
+        a2 += x * w2;
+        a3 += x * w3;
+        b0 += y * w0;
+        b1 += y * w1;
+        b2 += y * w2;
+        b3 += y * w3;
       }
-      if (j <= i0) inv[o0 + j] = a0;
-      if (j <= i0 + 1) inv[o1 + j] = a1;
-      if (j <= i0 + 2) inv[o2 + j] = a2;
-      inv[o3 + j] = a3;
+      // Row i0 takes columns up to i0 (column i0 + 1 is above its diagonal).
+      inv[oa + j] = a0;
+      if (j + 1 <= i0) inv[oa + j + 1] = a1;
+      if (j + 2 <= i0) inv[oa + j + 2] = a2;
+      if (j + 3 <= i0) inv[oa + j + 3] = a3;
+      inv[ob + j] = b0;
+      inv[ob + j + 1] = b1;
+      inv[ob + j + 2] = b2;
+      inv[ob + j + 3] = b3;
+    }
+    for (; j <= i0 + 1; j++) {
+      const v = j * n;
+      let a = 0;
+      let b = 0;
+      for (let k = i0; k < n; k++) {
+        const w = U[v + k]!;
+        a += U[ua + k]! * w;
+        b += U[ub + k]! * w;
+      }
+      if (j <= i0) inv[oa + j] = a;
+      inv[ob + j] = b;
     }
   }
   for (let i = i0; i < n; i++) {
