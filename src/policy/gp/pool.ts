@@ -64,7 +64,10 @@ export class PosteriorPool {
     const gp = this.gp;
     if (gp.version !== this.syncedVersion) this.reset();
     if (this.syncedN === gp.n && this.outputsFresh) return;
-    for (let j = this.syncedN; j < gp.n; j++) this.extend(j);
+    // After a refactorisation every column is new: two at a time, then one.
+    let j = this.syncedN;
+    for (; j + 1 < gp.n; j += 2) this.extendPair(j);
+    for (; j < gp.n; j++) this.extend(j);
     const s2 = gp.signalVariance;
     const m0 = gp.outputMean;
     const scale = gp.outputScale;
@@ -105,6 +108,42 @@ export class PosteriorPool {
 
   /** Adds the column of observation j (all earlier columns present). */
   private extend(j: number): void {
+    const col = this.kernelColumn(j);
+    this.reduce(col, this.gp.factorRow(j), 0, j);
+    this.finish(col, j);
+  }
+
+  /**
+   * Adds the columns of observations j and j + 1 (all earlier columns present): both reduced in
+   * one pass over the earlier columns, each load of those feeding both. Each column's arithmetic,
+   * and its order, is extend's: j + 1's last group of four, if it has one, includes column j.
+   */
+  private extendPair(j: number): void {
+    const m = this.size;
+    const a = this.kernelColumn(j);
+    const b = this.kernelColumn(j + 1);
+    const rowA = this.gp.factorRow(j);
+    const rowB = this.gp.factorRow(j + 1);
+    const cols = this.columns;
+    let i = 0;
+    for (; i + 3 < j; i += 4) {
+      const a0 = rowA[i]!, a1 = rowA[i + 1]!, a2 = rowA[i + 2]!, a3 = rowA[i + 3]!;
+      const b0 = rowB[i]!, b1 = rowB[i + 1]!, b2 = rowB[i + 2]!, b3 = rowB[i + 3]!;
+      const v0 = cols[i]!, v1 = cols[i + 1]!, v2 = cols[i + 2]!, v3 = cols[i + 3]!;
+      for (let p = 0; p < m; p++) {
+        const w0 = v0[p]!, w1 = v1[p]!, w2 = v2[p]!, w3 = v3[p]!;
+        a[p]! -= a0 * w0 + a1 * w1 + a2 * w2 + a3 * w3;
+        b[p]! -= b0 * w0 + b1 * w1 + b2 * w2 + b3 * w3;
+      }
+    }
+    this.reduce(a, rowA, i, j);
+    this.finish(a, j);
+    this.reduce(b, rowB, i, j + 1);
+    this.finish(b, j + 1);
+  }
+
+  /** The kernel column of observation j over the pool (also updates the nearest distances). */
+  private kernelColumn(j: number): Float64Array {
     const gp = this.gp;
     const m = this.size;
     const D = this.dims;
@@ -130,30 +169,6 @@ export class PosteriorPool {
     } else {
       for (let p = 0; p < m; p++) col[p] = s2 * Math.exp(-0.5 * r2[p]!);
     }
-    const row = gp.factorRow(j);
-    const cols = this.columns;
-    let i = 0;
-    // Four columns per pass: a quarter of the loads and stores of col.
-    for (; i + 3 < j; i += 4) {
-      const c0 = row[i]!, c1 = row[i + 1]!, c2 = row[i + 2]!, c3 = row[i + 3]!;
-      const v0 = cols[i]!, v1 = cols[i + 1]!, v2 = cols[i + 2]!, v3 = cols[i + 3]!;
-      for (let p = 0; p < m; p++) col[p]! -= c0 * v0[p]! + c1 * v1[p]! + c2 * v2[p]! + c3 * v3[p]!;
-    }
-    for (; i < j; i++) {
-      const c = row[i]!;
-      const vi = cols[i]!;
-      for (let p = 0; p < m; p++) col[p]! -= c * vi[p]!;
-    }
-    const inv = 1 / row[j]!;
-    const zj = gp.whitenedTarget(j);
-    for (let p = 0; p < m; p++) {
-      const v = col[p]! * inv;
-      col[p] = v;
-      this.meanStd[p]! += v * zj;
-      this.varSum[p]! += v * v;
-    }
-    this.columns.push(col);
-
     const raw = gp.rawInput(j);
     for (let p = 0; p < m; p++) {
       let dd = 0;
@@ -164,6 +179,39 @@ export class PosteriorPool {
       const dist = Math.sqrt(dd);
       if (dist < this.nearest[p]!) this.nearest[p] = dist;
     }
+    return col;
+  }
+
+  /** col -= sum over i in [from, to) of row[i] v_i, four columns per pass from `from` (then one by one). */
+  private reduce(col: Float64Array, row: Float64Array, from: number, to: number): void {
+    const m = this.size;
+    const cols = this.columns;
+    let i = from;
+    // Four columns per pass: a quarter of the loads and stores of col.
+    for (; i + 3 < to; i += 4) {
+      const c0 = row[i]!, c1 = row[i + 1]!, c2 = row[i + 2]!, c3 = row[i + 3]!;
+      const v0 = cols[i]!, v1 = cols[i + 1]!, v2 = cols[i + 2]!, v3 = cols[i + 3]!;
+      for (let p = 0; p < m; p++) col[p]! -= c0 * v0[p]! + c1 * v1[p]! + c2 * v2[p]! + c3 * v3[p]!;
+    }
+    for (; i < to; i++) {
+      const c = row[i]!;
+      const vi = cols[i]!;
+      for (let p = 0; p < m; p++) col[p]! -= c * vi[p]!;
+    }
+  }
+
+  /** Divides the reduced column j by L[j][j] and adds it to the means and variances. */
+  private finish(col: Float64Array, j: number): void {
+    const m = this.size;
+    const inv = 1 / this.gp.factorRow(j)[j]!;
+    const zj = this.gp.whitenedTarget(j);
+    for (let p = 0; p < m; p++) {
+      const v = col[p]! * inv;
+      col[p] = v;
+      this.meanStd[p]! += v * zj;
+      this.varSum[p]! += v * v;
+    }
+    this.columns.push(col);
     this.syncedN = j + 1;
     this.outputsFresh = false;
   }
