@@ -93,7 +93,14 @@ export interface PolicySpec {
   /** EDX frames are binned coarser than the overview, for counts per pixel. */
   edx_frame: { imsize: number };
   eels: { exposure_time_s: number; number_of_frames: number };
-  gp: { kernel: 'matern52' | 'rbf'; refit_every: number; restarts: number; noise_floor: number };
+  gp: {
+    kernel: 'matern52' | 'rbf';
+    refit_every: number;
+    restarts: number;
+    noise_floor: number;
+    /** Propagate each particle's EDX composition uncertainty into the GP as observation noise (noisy inputs). */
+    input_noise: boolean;
+  };
   /** Simplex grid step for the error metric (paper: 0.1). */
   error_grid_step: number;
 }
@@ -139,7 +146,7 @@ export const DEFAULT_SCENARIO: Omit<Scenario, 'name' | 'description'> = {
     overview: { imsize: 1024, dwell_time_s: 2e-6 },
     edx_frame: { imsize: 256 },
     eels: { exposure_time_s: 1, number_of_frames: 1 },
-    gp: { kernel: 'matern52', refit_every: 10, restarts: 3, noise_floor: 1e-6 },
+    gp: { kernel: 'matern52', refit_every: 10, restarts: 3, noise_floor: 1e-6, input_noise: true },
     error_grid_step: 0.1,
   },
 };
@@ -209,7 +216,7 @@ export const SCENARIO_SCHEMA = obj(
       overview: obj({ imsize: int(16, 4096), dwell_time_s: num(1e-9, 10) }),
       edx_frame: obj({ imsize: int(16, 4096) }),
       eels: obj({ exposure_time_s: num(1e-6, 5), number_of_frames: int(1, 5) }),
-      gp: obj({ kernel: { enum: ['matern52', 'rbf'] }, refit_every: int(1, 100_000), restarts: int(1, 100), noise_floor: num(0, 1) }),
+      gp: obj({ kernel: { enum: ['matern52', 'rbf'] }, refit_every: int(1, 100_000), restarts: int(1, 100), noise_floor: num(0, 1), input_noise: { type: 'boolean' } }),
       error_grid_step: num(0.01, 0.5),
     }),
   },

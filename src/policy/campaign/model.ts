@@ -47,21 +47,26 @@ export class CampaignModel {
    * then on they are refitted when the data has grown by refit_every points and by half since
    * the last fit (refits thin out as each gets dearer, O(n^3)); in between, an exact rank-1 update.
    */
-  observe(composition: Float64Array, value_eV: number): void {
+  observe(composition: Float64Array, value_eV: number, compositionVariance?: Float64Array): void {
     const n = this.gp.n + 1;
     const due = n >= MIN_FIT && (this.fits === 0 || (n - this.lastFitN >= this.spec.refit_every && n >= 1.5 * this.lastFitN));
+    // With input_noise, an uncertain composition counts as a noisier observation (GaussianProcess).
+    const variance = this.spec.input_noise ? compositionVariance : undefined;
     if (n >= MIN_FIT && !due && !this.dense) {
-      this.gp.addObservation(composition, value_eV);
+      this.gp.addObservation(composition, value_eV, variance);
       return;
     }
-    const { X, y } = this.gp.data();
-    const Xn = new Float64Array(X.length + this.dims);
-    Xn.set(X);
-    Xn.set(composition, X.length);
-    const yn = new Float64Array(y.length + 1);
-    yn.set(y);
-    yn[y.length] = value_eV;
-    this.gp.setData(Xn, yn, n > 1 ? this.gp.hyperparameters : undefined);
+    const { X, y, inputVariance } = this.gp.data();
+    const grow = (a: Float64Array, tail: ArrayLike<number>) => {
+      const out = new Float64Array(a.length + tail.length);
+      out.set(a);
+      out.set(tail, a.length);
+      return out;
+    };
+    const Xn = grow(X, composition);
+    const yn = grow(y, [value_eV]);
+    const Vn = grow(inputVariance, variance ?? new Float64Array(this.dims));
+    this.gp.setData(Xn, yn, n > 1 ? this.gp.hyperparameters : undefined, Vn);
     if (!due) return;
     // Later fits start from the current optimum; one extra random start guards against a poor basin.
     this.gp.fit(this.rng, { restarts: this.fits === 0 ? this.spec.restarts : Math.min(2, this.spec.restarts), maxIterations: 60 });

@@ -16,6 +16,8 @@ export interface KnownParticle {
   /** Measured atomic fractions (null when the EDX counts were too few to quantify). */
   composition: Float64Array | null;
   composition_sigma: number;
+  /** Per-element variances of the composition (after eqs. 2-3), null with it. */
+  composition_variance: Float64Array | null;
   measured: boolean;
 }
 
@@ -60,6 +62,7 @@ export async function surveyRegion(ms: Microscope, region: Region, elements: str
       fy: p.fy,
       composition: c ? c.fractions : null,
       composition_sigma: c ? c.total_sigma : Infinity,
+      composition_variance: c && c.sigma.every(Number.isFinite) ? c.sigma.map((s) => s * s) : null,
       measured: false,
     };
   });

@@ -1,6 +1,6 @@
 import type { Rng } from '../../protocol/random.js';
 import { CholeskyError, choleskyWithJitter, backSubstitute, forwardSubstitute, packedLength, rowOffset } from './cholesky.js';
-import { checkHyperparameters, checkKernelName, correlation, type Hyperparameters, type KernelName } from './kernel.js';
+import { checkHyperparameters, checkKernelName, correlation, curvature, type Hyperparameters, type KernelName } from './kernel.js';
 import { minimizeLbfgs } from './lbfgs.js';
 import { fromLogParams, MarginalLikelihood, toLogParams } from './marginal.js';
 import { InputNormaliser, OutputStandardiser, type Bounds } from './transforms.js';
@@ -66,6 +66,12 @@ function matern52(r2: number): number {
  * bounded log-parameters, several starts) and refactorises.
  *
  * Every refactorisation bumps `version`, which tells a PosteriorPool to rebuild instead of extend.
+ *
+ * Noisy inputs: an observation may carry the variances of its input (a composition measured by
+ * EDX is uncertain). To first order the target then varies by grad f . dx, whose variance, with the
+ * prior's expected slope E[(df/dx_d)^2] = s2 kappa / l_d^2 (kernel.ts `curvature`), is
+ * s2 kappa sum_d v_d / l_d^2. That goes on the observation's diagonal, so uncertain inputs weigh
+ * less, and enters the marginal likelihood with the hyperparameters it depends on.
  */
 export class GaussianProcess {
   readonly dims: number;
@@ -81,6 +87,9 @@ export class GaussianProcess {
   private capacity = 0;
   private Xraw = new Float64Array(0);
   private yRaw = new Float64Array(0);
+  /** Input variances, original units, n x dims (0 for exact inputs). */
+  private Vraw = new Float64Array(0);
+  private anyInputVariance = false;
   /** Inputs normalised and divided by the length scales. */
   private Xs = new Float64Array(0);
   private ys = new Float64Array(0);
@@ -161,24 +170,32 @@ export class GaussianProcess {
     return best;
   }
 
-  /** Copies of the observed inputs (n x dims, row-major) and targets. */
-  data(): { X: Float64Array; y: Float64Array } {
-    return { X: this.Xraw.slice(0, this.count * this.dims), y: this.yRaw.slice(0, this.count) };
+  /** Copies of the observed inputs (n x dims, row-major), targets and input variances (n x dims). */
+  data(): { X: Float64Array; y: Float64Array; inputVariance: Float64Array } {
+    const nd = this.count * this.dims;
+    return { X: this.Xraw.slice(0, nd), y: this.yRaw.slice(0, this.count), inputVariance: this.Vraw.slice(0, nd) };
   }
 
   /**
-   * Replaces the data (X: n x dims row-major, y: n), re-derives the transforms, optionally sets new
-   * hyperparameters, and refactorises from scratch.
+   * Replaces the data (X: n x dims row-major, y: n, optional input variances n x dims),
+   * re-derives the transforms, optionally sets new hyperparameters, and refactorises from scratch.
    */
-  setData(X: ArrayLike<number>, y: ArrayLike<number>, hyperparameters?: Hyperparameters): void {
+  setData(X: ArrayLike<number>, y: ArrayLike<number>, hyperparameters?: Hyperparameters, inputVariance?: ArrayLike<number>): void {
     const n = y.length;
     if (X.length !== n * this.dims) throw new RangeError(`setData: X has ${X.length} values, expected y.length x dims = ${n} x ${this.dims} = ${n * this.dims}`);
     this.checkFinite(X, 'X');
     this.checkFinite(y, 'y');
+    if (inputVariance) {
+      if (inputVariance.length !== X.length) throw new RangeError(`setData: inputVariance has ${inputVariance.length} values, expected the same as X (${X.length})`);
+      this.checkVariance(inputVariance, 'inputVariance');
+    }
     if (hyperparameters) this.hyper = this.withFloor(checkHyperparameters(hyperparameters, this.dims));
     this.ensureCapacity(n);
     this.Xraw.set(X as ArrayLike<number>);
     this.yRaw.set(y as ArrayLike<number>);
+    this.Vraw.fill(0);
+    if (inputVariance) this.Vraw.set(inputVariance as ArrayLike<number>);
+    this.anyInputVariance = this.Vraw.subarray(0, n * this.dims).some((v) => v > 0);
     this.count = n;
     this.refreshTransforms();
     this.refactorise();
@@ -196,7 +213,13 @@ export class GaussianProcess {
     this.normaliser.scaleInto(this.Xraw, n, new Float64Array(D).fill(1), Xn);
     const ys = new Float64Array(n);
     for (let i = 0; i < n; i++) ys[i] = this.standardiser.forward(this.yRaw[i]!);
-    const ml = new MarginalLikelihood(this.kernel, D, n, Xn, ys);
+    let Vn: Float64Array | undefined;
+    if (this.anyInputVariance) {
+      Vn = new Float64Array(n * D);
+      const r = this.normaliser.invRange;
+      for (let i = 0; i < n * D; i++) Vn[i] = this.Vraw[i]! * r[i % D]! * r[i % D]!;
+    }
+    const ml = new MarginalLikelihood(this.kernel, D, n, Xn, ys, Vn);
 
     const lo = new Float64Array(D + 2);
     const hi = new Float64Array(D + 2);
@@ -266,14 +289,22 @@ export class GaussianProcess {
    * (l = L^-1 k, l_nn = sqrt(k** - |l|^2)) and z = L^-1 y by one entry, O(n^2). Falls back to a
    * full refactorisation (with jitter retries) when the new pivot is numerically not positive.
    */
-  addObservation(x: ArrayLike<number>, y: number): void {
+  addObservation(x: ArrayLike<number>, y: number, inputVariance?: ArrayLike<number>): void {
     const D = this.dims;
     if (x.length !== D) throw new RangeError(`addObservation: x needs ${D} values, got ${x.length}`);
     this.checkFinite(x, 'x');
     if (!Number.isFinite(y)) throw new RangeError(`addObservation: y must be finite, got ${y}`);
+    if (inputVariance) {
+      if (inputVariance.length !== D) throw new RangeError(`addObservation: inputVariance needs ${D} values, got ${inputVariance.length}`);
+      this.checkVariance(inputVariance, 'inputVariance');
+    }
     const n = this.count;
     this.ensureCapacity(n + 1);
-    for (let d = 0; d < D; d++) this.Xraw[n * D + d] = x[d]!;
+    for (let d = 0; d < D; d++) {
+      this.Xraw[n * D + d] = x[d]!;
+      this.Vraw[n * D + d] = inputVariance?.[d] ?? 0;
+      if (this.Vraw[n * D + d]! > 0) this.anyInputVariance = true;
+    }
     this.yRaw[n] = y;
     this.normaliser.scaleInto(x, 1, this.hyper.lengthscales, this.Xs, n * D);
     this.ys[n] = this.standardiser.forward(y);
@@ -300,7 +331,7 @@ export class GaussianProcess {
       ll += li * li;
       lz += li * this.z[i]!;
     }
-    const kss = s2 + this.hyper.noiseVariance + this.jitterUsed;
+    const kss = s2 * (1 + this.inputTerm(n)) + this.hyper.noiseVariance + this.jitterUsed;
     const d2 = kss - ll;
     if (!(d2 > 1e-12 * kss)) {
       this.refactorise();
@@ -479,6 +510,21 @@ export class GaussianProcess {
     return { ...h, noiseVariance: Math.max(h.noiseVariance, this.noiseFloor) };
   }
 
+  /** kappa q_i = kappa sum_d v_id / l_d^2 in normalised units: observation i's input noise over s2. */
+  private inputTerm(i: number): number {
+    if (!this.anyInputVariance) return 0;
+    const D = this.dims;
+    const r = this.normaliser.invRange;
+    const ls = this.hyper.lengthscales;
+    let q = 0;
+    for (let d = 0; d < D; d++) q += (this.Vraw[i * D + d]! * r[d]! * r[d]!) / (ls[d]! * ls[d]!);
+    return curvature(this.kernel) * q;
+  }
+
+  private checkVariance(v: ArrayLike<number>, name: string): void {
+    for (let i = 0; i < v.length; i++) if (!(v[i]! >= 0) || !Number.isFinite(v[i]!)) throw new RangeError(`${name}[${i}]: must be a finite number >= 0, got ${v[i]}`);
+  }
+
   private checkFinite(v: ArrayLike<number>, name: string): void {
     for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) throw new RangeError(`${name}[${i}]: must be finite, got ${v[i]}`);
   }
@@ -499,6 +545,7 @@ export class GaussianProcess {
     };
     this.Xraw = grow(this.Xraw, cap * D);
     this.yRaw = grow(this.yRaw, cap);
+    this.Vraw = grow(this.Vraw, cap * D);
     this.Xs = grow(this.Xs, cap * D);
     this.ys = grow(this.ys, cap);
     this.L = grow(this.L, packedLength(cap));
@@ -529,7 +576,7 @@ export class GaussianProcess {
         }
         K[oi + j] = s2 * correlation(this.kernel, r2);
       }
-      K[oi + i] = s2 + noise;
+      K[oi + i] = s2 * (1 + this.inputTerm(i)) + noise;
     }
     let result;
     try {

@@ -36,6 +36,15 @@ export function lengthscaleGradientFactor(kernel: KernelName, r2: number): numbe
   return (5 / 3) * (1 + SQRT5 * r) * Math.exp(-SQRT5 * r);
 }
 
+/**
+ * -k''(0) / signalVariance per unit of (scaled) distance: the expected squared slope of a function
+ * drawn from the kernel, E[(df/dx_d)^2] = signalVariance * curvature / l_d^2 (5/3 for Matern 5/2,
+ * from k = 1 - 5 r^2 / 6 + ..., and 1 for the RBF).
+ */
+export function curvature(kernel: KernelName): number {
+  return kernel === 'rbf' ? 1 : 5 / 3;
+}
+
 export function checkKernelName(kernel: string): KernelName {
   if (kernel !== 'matern52' && kernel !== 'rbf') throw new RangeError(`kernel: must be one of ${KERNEL_NAMES.join(', ')}, got "${kernel}"`);
   return kernel;

@@ -1,5 +1,5 @@
 import { choleskyWithJitter, CholeskyError, dot, inverseFromCholesky, logDeterminant, packedLength, rowOffset, choleskySolve } from './cholesky.js';
-import type { Hyperparameters, KernelName } from './kernel.js';
+import { curvature, type Hyperparameters, type KernelName } from './kernel.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 const SQRT5 = Math.sqrt(5);
@@ -27,6 +27,9 @@ export function fromLogParams(p: ArrayLike<number>, dims: number): Hyperparamete
  *   LML = -1/2 y^T K^-1 y - 1/2 log det K - n/2 log 2 pi
  *   dLML/dtheta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta),  alpha = K^-1 y.
  *
+ * With input variances (noisy inputs, see GaussianProcess), observation i's diagonal also holds
+ * s2 kappa q_i, q_i = sum_d v_id / l_d^2, whose derivatives join the signal and length-scale terms.
+ *
  * The per-dimension squared differences are computed once, so an evaluation costs one kernel
  * matrix (O(n^2 D)), one Cholesky and one inverse (O(n^3 / 2) together). Every O(n^2) step is a
  * pass over whole packed triangles (diagonal included, where the differences are 0), so the loops
@@ -45,6 +48,9 @@ export class MarginalLikelihood {
   private readonly alpha: Float64Array;
   /** What `gradient` needs of the last successful evaluation. */
   private last: { factor: Float64Array; invL2: Float64Array; s2: number; noise: number } | null = null;
+  private readonly kappa: number;
+  /** kappa q_i of the last evaluation (0 without input variances). */
+  private readonly inputTerm: Float64Array;
 
   constructor(
     readonly kernel: KernelName,
@@ -54,7 +60,11 @@ export class MarginalLikelihood {
     X: Float64Array,
     /** Standardised targets. */
     private readonly y: Float64Array,
+    /** Input variances in normalised units, n x dims row-major (noisy inputs), or none. */
+    private readonly inputVariance?: Float64Array,
   ) {
+    this.kappa = curvature(kernel);
+    this.inputTerm = new Float64Array(n);
     const len = packedLength(n);
     this.diff2 = [];
     for (let d = 0; d < dims; d++) {
@@ -100,8 +110,11 @@ export class MarginalLikelihood {
     // there) and corr = 1, so signal and noise get sum_i W_ii each.
     const inv = inverseFromCholesky(factor, n, this.work, this.inv);
     const wg = this.scratch;
+    const v = this.inputVariance;
+    const term = this.inputTerm;
     let gSignal = 0;
     let gNoise = 0;
+    const gInput = new Float64Array(dims);
     for (let i = 0; i < n; i++) {
       const oi = rowOffset(i);
       const ai = alpha[i]!;
@@ -111,11 +124,13 @@ export class MarginalLikelihood {
         wg[oi + j] = w * gfac[oi + j]!;
       }
       const wii = ai * ai - inv[oi + i]!;
-      gSignal += wii;
+      gSignal += wii * (1 + term[i]!);
       gNoise += wii;
       wg[oi + i] = 0;
+      if (v) for (let d = 0; d < dims; d++) gInput[d]! += wii * v[i * dims + d]!;
     }
-    for (let d = 0; d < dims; d++) grad[d] = 0.5 * dot(wg, 0, diff2[d]!, 0, len) * invL2[d]!;
+    // d(s2 kappa q_i)/d log l_d = -2 s2 kappa v_id / l_d^2.
+    for (let d = 0; d < dims; d++) grad[d] = 0.5 * dot(wg, 0, diff2[d]!, 0, len) * invL2[d]! - s2 * this.kappa * invL2[d]! * gInput[d]!;
     grad[dims] = 0.5 * s2 * gSignal;
     grad[dims + 1] = 0.5 * noise * gNoise;
   }
@@ -156,7 +171,13 @@ export class MarginalLikelihood {
         gfac[e] = s2 * c;
       }
     }
-    for (let i = 0; i < n; i++) K[rowOffset(i) + i] = s2 + noise;
+    const v = this.inputVariance;
+    for (let i = 0; i < n; i++) {
+      let q = 0;
+      if (v) for (let d = 0; d < dims; d++) q += v[i * dims + d]! * invL2[d]!;
+      this.inputTerm[i] = this.kappa * q;
+      K[rowOffset(i) + i] = s2 * (1 + this.inputTerm[i]!) + noise;
+    }
     let factor: Float64Array;
     try {
       factor = choleskyWithJitter(K, n).factor;
