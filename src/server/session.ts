@@ -20,6 +20,8 @@ export interface SessionOptions {
   onCommand?: (trace: CommandTrace) => void;
   /** Benchmark peer: dense GP recomputation at every step. */
   denseModel?: boolean;
+  /** Run on past the scenario's iterations (see CampaignOptions.extend). */
+  extend?: CampaignOptions['extend'];
 }
 
 /** The scenario with command-line overrides applied. */
@@ -58,7 +60,7 @@ export async function runSession(base: Scenario, o: SessionOptions): Promise<Cam
     close = () => twin.instrument.close();
   }
   try {
-    return await runCampaign(microscope, { scenario, rng: new Rng(o.seed).fork('policy'), truth, onEvent: o.onEvent, denseModel: o.denseModel });
+    return await runCampaign(microscope, { scenario, rng: new Rng(o.seed).fork('policy'), truth, onEvent: o.onEvent, denseModel: o.denseModel, extend: o.extend });
   } finally {
     await close();
   }

@@ -75,6 +75,21 @@ describe('campaign runner', () => {
     if (policy !== 'cost-blind') expect(record.iterations.filter((it) => it.phase === 'bo').every((it) => it.acquisition === null)).toBe(true);
   });
 
+  it('runs on past its iterations while the extension asks, up to its cap, with the same prefix', async () => {
+    const scenario = smallScenario({ policy: { iterations: 4 } });
+    const plain = await runSession(scenario, { seed: 5 });
+    // Run on until the instrument clock passes 1.5x the plain campaign's time.
+    const until = 1.5 * plain.summary.wall_clock_s;
+    const longer = await runSession(scenario, { seed: 5, extend: { while: (last) => last.time_s < until, maxIterations: 40 } });
+    expect(longer.summary.iterations).toBeGreaterThan(4);
+    expect(longer.iterations.slice(0, plain.iterations.length).map((it) => it.particle)).toEqual(plain.iterations.map((it) => it.particle));
+    const times = longer.iterations.map((it) => it.time_s);
+    expect(times[times.length - 1]).toBeGreaterThanOrEqual(until);
+    expect(times[times.length - 2]).toBeLessThan(until);
+    const capped = await runSession(scenario, { seed: 5, extend: { while: () => true, maxIterations: 7 } });
+    expect(capped.summary.iterations).toBe(7);
+  });
+
   it('the raster baseline sweeps regions in raster order until it has measured every particle', async () => {
     const scenario = smallScenario({ policy: { iterations: 60 } });
     const record = await runSession(scenario, { seed: 3, policy: 'raster' });

@@ -2,11 +2,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { run as compare, pairedComparison } from '../../src/server/cli/compare.js';
+import { run as compare, extensionToMatch, pairedComparison } from '../../src/server/cli/compare.js';
 import { run as estimate, thirds } from '../../src/server/cli/estimate.js';
 import { run as runCampaign } from '../../src/server/cli/run.js';
 import { METRICS_COLUMNS } from '../../src/server/report/outputs.js';
-import type { CampaignResult } from '../../src/server/pool.js';
+import type { IterationRecord } from '../../src/policy/campaign/record.js';
+import { extensionOf, type CampaignResult } from '../../src/server/pool.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stem-twin-cli-'));
 const scenario = join(dir, 'small.json');
@@ -89,11 +90,26 @@ describe('stem-twin estimate and compare', () => {
     expect(await compare([scenario, '--policies', 'cost-aware,cost-aware'])).toBe(2);
   });
 
+  it('runs the first policy on until it reaches the lowest final error or the longest time of the others', () => {
+    const other = (wall: number, error: number | null) => ({ nominal: { wall_clock_s: wall, final_mean_abs_error: error } }) as CampaignResult;
+    const x = extensionToMatch([other(1000, 0.3), other(2000, 0.2), other(500, null)], 150)!;
+    expect(x).toEqual({ until_error_eV: 0.2, until_time_s: 2000, max_iterations: 1500 });
+    expect(extensionToMatch([other(1000, null)], 150)).toBeUndefined();
+    const go = extensionOf({ scenario: {} as never, seed: 1, policy: 'cost-aware', extend: x })!;
+    const at = (time_s: number, mean_abs_error: number | null) => ({ time_s, mean_abs_error }) as IterationRecord;
+    expect(go.while(at(100, 0.25))).toBe(true);
+    expect(go.while(at(100, null))).toBe(true);
+    expect(go.while(at(100, 0.2))).toBe(false);
+    expect(go.while(at(2000, 0.25))).toBe(false);
+    expect(go.maxIterations).toBe(1500);
+  });
+
   it('pairs runs seed by seed', () => {
     const result = (seed: number, wall: number, curve: [number, number][]): CampaignResult => ({
       job: { seed, policy: 'cost-aware' },
       summary: { wall_clock_s: wall, final_mean_abs_error: curve[curve.length - 1]![1] } as CampaignResult['summary'],
       curve,
+      nominal: { wall_clock_s: wall, final_mean_abs_error: curve[curve.length - 1]![1] },
     });
     const fast = [result(1, 100, [[50, 0.5], [100, 0.1]])];
     const slow = [result(1, 1000, [[500, 0.8], [1000, 0.5]])];

@@ -22,6 +22,12 @@ export interface CampaignOptions {
   onEvent?: (event: CampaignEvent) => void;
   /** Recompute the GP densely at every step instead of rank-1 updates (benchmark peer; same decisions, slower). */
   denseModel?: boolean;
+  /**
+   * After the scenario's iterations, keep measuring while this holds for the latest record (a
+   * comparison harness runs one policy on until it reaches another's error or time). At most
+   * `maxIterations` BO iterations in all.
+   */
+  extend?: { while: (last: IterationRecord) => boolean; maxIterations: number };
 }
 
 export type CampaignEvent =
@@ -85,7 +91,7 @@ class Campaign {
 
     await this.measureSeeds();
     let failures = 0;
-    while (this.iterations.length < p.seed_particles + p.iterations) {
+    while (this.wantsMore()) {
       const candidate = this.choose();
       if (!candidate) {
         // Every particle found so far is measured: survey the next region, or stop when none is left.
@@ -106,6 +112,14 @@ class Campaign {
     const last = this.visits[this.visits.length - 1];
     if (last) last.left_s = (await this.ms.now_s()) - this.start_s;
     return this.record(await this.ms.now_s());
+  }
+
+  private wantsMore(): boolean {
+    const p = this.scenario.policy;
+    const n = this.iterations.length;
+    if (n < p.seed_particles + p.iterations) return true;
+    const x = this.opts.extend;
+    return !!x && n < p.seed_particles + x.maxIterations && x.while(this.iterations[n - 1]!);
   }
 
   /** Seed particles: random ones in the first region(s), as in the paper. */
@@ -152,7 +166,7 @@ class Campaign {
       this.opts.onEvent?.({ type: 'measurement-failed', time_s, particle: k.id, region: k.region, reason: 'no target feature in the EELS spectrum' });
       return null;
     }
-    this.model.observe(k.composition!, target.value_eV);
+    this.model.observe(k.composition!, target.value_eV, k.composition_variance ?? undefined);
     const metrics = this.model.gridMetrics();
     const visit = this.visits[this.visits.length - 1]!;
     visit.measured++;

@@ -1,14 +1,22 @@
 import type { PolicyName } from '../../protocol/scenario.js';
-import { runCampaigns, type CampaignResult } from '../pool.js';
+import { runCampaigns, type CampaignJob, type CampaignResult } from '../pool.js';
 import { ProgressBar } from '../progress.js';
 import { hms } from '../report/report.js';
 import { errorAtTime, median, quantile, timeToError } from '../stats.js';
 import { guarded, intOption, numberOption, parse, policyOption, scenarioArgument, UsageError } from './args.js';
 
+/** How far past --iterations the first policy may run on to reach the others' final error. */
+const EXTEND_FACTOR = 10;
+
 const USAGE = `usage: stem-twin compare <scenario.json> --policies a,b,... --runs N [options]
 
 Which policy gets there first? Runs every policy over the same N seeds and prints, per policy,
-the instrument time to reach a target error, and the error each has at a common time.
+the instrument time to reach a target error, and the error each has at a common time. The first
+policy is then set against each of the others, seed by seed: how much sooner it reaches their
+final error, and how much lower its error is at the end of its own campaign. So that the first
+question has an answer, its campaigns run on past --iterations until they reach the others'
+final error or their instrument time (at most ${EXTEND_FACTOR}x the iterations); the per-policy
+table still reports it at --iterations.
 
 options:
   --policies LIST   comma-separated: cost-aware, cost-blind, random, nearest, raster
@@ -18,6 +26,7 @@ options:
   --iterations N    BO iterations per campaign (default: the scenario's)
   --target-error E  target mean absolute error in eV (default: the worst policy's median final error)
   --at-time S       common time (s) for the error comparison (default: the shortest median campaign)
+  --no-extend       stop the first policy at --iterations too
   --workers N       worker threads (default: one per core)
   --json            print the result as JSON
 
@@ -52,8 +61,8 @@ export function comparePolicies(byPolicy: Map<PolicyName, CampaignResult[]>, tar
       reached: reached.length,
       time_to_target_s: { median: q(0.5), p10: q(0.1), p90: q(0.9) },
       error_at_time: errs.length ? median(errs) : null,
-      final_error_median: median(results.map((r) => r.summary.final_mean_abs_error ?? NaN)),
-      wall_clock_median_s: median(results.map((r) => r.summary.wall_clock_s)),
+      final_error_median: median(results.map((r) => r.nominal.final_mean_abs_error ?? NaN)),
+      wall_clock_median_s: median(results.map((r) => r.nominal.wall_clock_s)),
     };
   });
 }
@@ -63,7 +72,7 @@ export interface PairedComparison {
   against: PolicyName;
   /** Per seed: the other policy's campaign time / the time this one needed to reach the other's final error. */
   speedup_to_their_final_error: { median: number; per_seed: (number | null)[] };
-  /** Per seed: the other policy's error / this one's, both at the end of this policy's campaign. */
+  /** Per seed: the other policy's error / this one's, both at the end of this policy's (nominal) campaign. */
   error_ratio_at_equal_time: { median: number; per_seed: (number | null)[] };
 }
 
@@ -76,21 +85,31 @@ export function pairedComparison(first: CampaignResult[], other: CampaignResult[
   const ratios: (number | null)[] = [];
   for (const a of first) {
     const b = other.find((r) => r.job.seed === a.job.seed);
-    const theirFinal = b?.summary.final_mean_abs_error;
+    const theirFinal = b?.nominal.final_mean_abs_error;
     if (!b || theirFinal === null || theirFinal === undefined) {
       speedups.push(null);
       ratios.push(null);
       continue;
     }
     const t = timeToError(a.curve, theirFinal);
-    speedups.push(t === null ? null : b.summary.wall_clock_s / t);
-    const ea = errorAtTime(a.curve, a.summary.wall_clock_s);
-    const eb = errorAtTime(b.curve, a.summary.wall_clock_s);
+    speedups.push(t === null ? null : b.nominal.wall_clock_s / t);
+    const ea = errorAtTime(a.curve, a.nominal.wall_clock_s);
+    const eb = errorAtTime(b.curve, a.nominal.wall_clock_s);
     ratios.push(ea !== null && eb !== null && ea > 0 ? eb / ea : null);
   }
   // A seed where the target was never reached counts as no speed-up at all.
   const med = (xs: (number | null)[]) => median(xs.map((x) => x ?? 0));
   return { speedup_to_their_final_error: { median: med(speedups), per_seed: speedups }, error_ratio_at_equal_time: { median: med(ratios), per_seed: ratios } };
+}
+
+/**
+ * How far the first policy runs on for one seed: until it reaches the lowest final error among the
+ * others' runs or the longest of their instrument times, whichever comes first.
+ */
+export function extensionToMatch(others: CampaignResult[], iterations: number): CampaignJob['extend'] {
+  const errors = others.map((r) => r.nominal.final_mean_abs_error).filter((e): e is number => e !== null);
+  if (errors.length === 0) return undefined;
+  return { until_error_eV: Math.min(...errors), until_time_s: Math.max(...others.map((r) => r.nominal.wall_clock_s)), max_iterations: EXTEND_FACTOR * iterations };
 }
 
 export function run(argv: string[]): Promise<number> {
@@ -103,6 +122,7 @@ export function run(argv: string[]): Promise<number> {
       'target-error': { type: 'string' },
       'at-time': { type: 'string' },
       workers: { type: 'string' },
+      'no-extend': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -117,17 +137,25 @@ export function run(argv: string[]): Promise<number> {
     const first = intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? scenario.seed;
     const iterations = intOption(values.iterations, 'iterations', 1, 100_000);
     const workers = intOption(values.workers, 'workers', 1, 64);
-    const jobs = policies.flatMap((policy) => Array.from({ length: runs }, (_, i) => ({ scenario, seed: first + i, policy, iterations })));
-    const bar = new ProgressBar(jobs.length, `compare ${scenario.name}`);
-    const results = await runCampaigns(jobs, { workers, onDone: (d) => bar.update(d) });
+    const n = iterations ?? scenario.policy.iterations;
+    const seeds = Array.from({ length: runs }, (_, i) => first + i);
+    const [lead, ...others] = policies as [PolicyName, ...PolicyName[]];
+    const bar = new ProgressBar(seeds.length * policies.length, `compare ${scenario.name}`);
+    let done = 0;
+    const onDone = () => bar.update(++done);
+    const theirs = await runCampaigns(
+      others.flatMap((policy) => seeds.map((seed) => ({ scenario, seed, policy, iterations }))),
+      { workers, onDone },
+    );
+    const leadJobs = seeds.map((seed) => ({ scenario, seed, policy: lead, iterations, extend: values['no-extend'] ? undefined : extensionToMatch(theirs.filter((r) => r.job.seed === seed), n) }));
+    const results = [...(await runCampaigns(leadJobs, { workers, onDone })), ...theirs];
     bar.done();
 
     const byPolicy = new Map<PolicyName, CampaignResult[]>(policies.map((p) => [p, results.filter((r) => r.job.policy === p)]));
-    const finals = [...byPolicy.values()].map((rs) => median(rs.map((r) => r.summary.final_mean_abs_error ?? NaN)));
+    const finals = [...byPolicy.values()].map((rs) => median(rs.map((r) => r.nominal.final_mean_abs_error ?? NaN)));
     const target = numberOption(values['target-error'], 'target-error', 0, 1e6) ?? Math.max(...finals);
-    const atTime = numberOption(values['at-time'], 'at-time', 0, 1e9) ?? Math.min(...[...byPolicy.values()].map((rs) => median(rs.map((r) => r.summary.wall_clock_s))));
+    const atTime = numberOption(values['at-time'], 'at-time', 0, 1e9) ?? Math.min(...[...byPolicy.values()].map((rs) => median(rs.map((r) => r.nominal.wall_clock_s))));
     const rows = comparePolicies(byPolicy, target, atTime);
-    const lead = policies[0]!;
     const paired: PairedComparison[] = policies.slice(1).map((p) => ({ policy: lead, against: p, ...pairedComparison(byPolicy.get(lead)!, byPolicy.get(p)!) }));
     if (values.json) {
       console.log(JSON.stringify({ scenario: scenario.name, runs, seeds: [first, first + runs - 1], target_error_eV: target, at_time_s: atTime, policies: rows, paired }, null, 2));
