@@ -438,6 +438,11 @@ describe('PosteriorPool', () => {
     check();
     for (let i = 25; i < 40; i++) gp.addObservation(X.subarray(i * dims, (i + 1) * dims), y[i]!);
     check();
+    // Data replaced by other inputs (fewer, and not a prefix): the distances start afresh.
+    gp.setData(X.subarray(30 * dims, 38 * dims), y.subarray(30, 38));
+    check();
+    gp.setData(X.subarray(0, 12 * dims), y.subarray(0, 12));
+    check();
   });
 
   it('rejects points that do not match the GP dimension', () => {

@@ -11,7 +11,8 @@ import type { GaussianProcess } from './gp.js';
  * refactorised (its `version` changed), the pool rebuilds from scratch.
  *
  * Also tracks, per point, the Euclidean distance (original input units) to the nearest observed
- * input: the d(c, C_seen) of the novelty term (eq. 14).
+ * input: the d(c, C_seen) of the novelty term (eq. 14). Only when asked for, and apart from the
+ * posterior: a refactorisation leaves the observed inputs as they were, so their distances stand.
  *
  * Reading `posterior()` or `nearestObservedDistance()` syncs first; the arrays returned are the
  * pool's own buffers, valid until the next sync.
@@ -27,6 +28,9 @@ export class PosteriorPool {
   private readonly meanStd: Float64Array;
   private readonly varSum: Float64Array;
   private readonly nearest: Float64Array;
+  /** Observations whose inputs `nearest` holds, and a copy of those inputs. */
+  private nearestN = 0;
+  private nearestInputs = new Float64Array(0);
   private readonly mean: Float64Array;
   private readonly variance: Float64Array;
   private readonly r2: Float64Array;
@@ -48,7 +52,7 @@ export class PosteriorPool {
     this.scaledByDim = new Float64Array(m * D);
     this.meanStd = new Float64Array(m);
     this.varSum = new Float64Array(m);
-    this.nearest = new Float64Array(m);
+    this.nearest = new Float64Array(m).fill(Infinity);
     this.mean = new Float64Array(m);
     this.variance = new Float64Array(m);
     this.r2 = new Float64Array(m);
@@ -87,6 +91,38 @@ export class PosteriorPool {
   /** Distance from each pool point to the nearest observed input (Infinity without observations). */
   nearestObservedDistance(): Float64Array {
     this.sync();
+    const gp = this.gp;
+    const D = this.dims;
+    // Inputs folded in so far, unless the data was replaced by other inputs (setData): then afresh.
+    let same = this.nearestN <= gp.n;
+    for (let j = 0; same && j < this.nearestN; j++) {
+      const raw = gp.rawInput(j);
+      for (let d = 0; d < D; d++) if (raw[d] !== this.nearestInputs[j * D + d]) same = false;
+    }
+    if (!same) {
+      this.nearest.fill(Infinity);
+      this.nearestN = 0;
+    }
+    if (this.nearestInputs.length < gp.n * D) {
+      const grown = new Float64Array(Math.max(gp.n * D, 2 * this.nearestInputs.length));
+      grown.set(this.nearestInputs);
+      this.nearestInputs = grown;
+    }
+    const m = this.size;
+    for (let j = this.nearestN; j < gp.n; j++) {
+      const raw = gp.rawInput(j);
+      this.nearestInputs.set(raw, j * D);
+      for (let p = 0; p < m; p++) {
+        let dd = 0;
+        for (let d = 0; d < D; d++) {
+          const t = this.points[p * D + d]! - raw[d]!;
+          dd += t * t;
+        }
+        const dist = Math.sqrt(dd);
+        if (dist < this.nearest[p]!) this.nearest[p] = dist;
+      }
+    }
+    this.nearestN = gp.n;
     return this.nearest;
   }
 
@@ -100,7 +136,6 @@ export class PosteriorPool {
     this.columns = [];
     this.meanStd.fill(0);
     this.varSum.fill(0);
-    this.nearest.fill(Infinity);
     this.syncedN = 0;
     this.syncedVersion = gp.version;
     this.outputsFresh = false;
@@ -142,7 +177,7 @@ export class PosteriorPool {
     this.finish(b, j + 1);
   }
 
-  /** The kernel column of observation j over the pool (also updates the nearest distances). */
+  /** The kernel column of observation j over the pool. */
   private kernelColumn(j: number): Float64Array {
     const gp = this.gp;
     const m = this.size;
@@ -168,16 +203,6 @@ export class PosteriorPool {
       }
     } else {
       for (let p = 0; p < m; p++) col[p] = s2 * Math.exp(-0.5 * r2[p]!);
-    }
-    const raw = gp.rawInput(j);
-    for (let p = 0; p < m; p++) {
-      let dd = 0;
-      for (let d = 0; d < D; d++) {
-        const t = this.points[p * D + d]! - raw[d]!;
-        dd += t * t;
-      }
-      const dist = Math.sqrt(dd);
-      if (dist < this.nearest[p]!) this.nearest[p] = dist;
     }
     return col;
   }
