@@ -163,16 +163,23 @@ export function run(argv: string[]): Promise<number> {
     }
     const t = (v: number | null) => (v === null ? 'not reached' : hms(v));
     console.log(`${scenario.name} · ${runs} seeds (${first}..${first + runs - 1}) · target mean |error| ${target.toFixed(4)} eV · common time ${hms(atTime)}\n`);
-    console.log(`${'policy'.padEnd(12)} ${'time to target (median)'.padEnd(24)} ${'p10 .. p90'.padEnd(28)} ${'reached'.padEnd(8)} ${'error at common time'.padEnd(21)} final error`);
-    for (const r of rows) {
-      console.log(
-        `${r.policy.padEnd(12)} ${t(r.time_to_target_s.median).padEnd(24)} ${`${t(r.time_to_target_s.p10)} .. ${t(r.time_to_target_s.p90)}`.padEnd(28)} ${`${r.reached}/${r.runs}`.padEnd(8)} ${(r.error_at_time === null ? '-' : `${r.error_at_time.toFixed(4)} eV`).padEnd(21)} ${r.final_error_median.toFixed(4)} eV`,
-      );
-    }
+    const table = [
+      ['policy', 'time to target (median)', 'p10 .. p90', 'reached', 'error at common time', 'final error'],
+      ...rows.map((r) => [
+        r.policy,
+        t(r.time_to_target_s.median),
+        `${t(r.time_to_target_s.p10)} .. ${t(r.time_to_target_s.p90)}`,
+        `${r.reached}/${r.runs}`,
+        r.error_at_time === null ? '-' : `${r.error_at_time.toFixed(4)} eV`,
+        `${r.final_error_median.toFixed(4)} eV`,
+      ]),
+    ];
+    const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+    for (const row of table) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
     for (const p of paired) {
       console.log(
         `\n${p.policy} against ${p.against}, seed by seed (medians): reaches ${p.against}'s final error ${p.speedup_to_their_final_error.median.toFixed(2)}x sooner; ` +
-          `at the end of ${p.policy}'s campaign its error is ${p.error_ratio_at_equal_time.median.toFixed(2)}x lower`,
+          `at the end of ${p.policy}'s campaign, ${p.against}'s error is ${p.error_ratio_at_equal_time.median.toFixed(2)}x ${p.policy}'s`,
       );
     }
     return 0;
