@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { run as compare, extensionToMatch, pairedComparison } from '../../src/server/cli/compare.js';
 import { run as estimate, thirds } from '../../src/server/cli/estimate.js';
 import { run as runCampaign } from '../../src/server/cli/run.js';
+import { errorBand } from '../../src/server/report/compare-report.js';
 import { METRICS_COLUMNS } from '../../src/server/report/outputs.js';
 import type { IterationRecord } from '../../src/policy/campaign/record.js';
 import { extensionOf, type CampaignResult } from '../../src/server/pool.js';
@@ -88,6 +89,12 @@ describe('stem-twin estimate and compare', () => {
     expect(r.policies.map((p: { policy: string }) => p.policy)).toEqual(['cost-aware', 'random']);
     expect(r.paired[0].against).toBe('random');
     expect(await compare([scenario, '--policies', 'cost-aware,cost-aware'])).toBe(2);
+    const cmpDir = join(dir, 'cmp');
+    expect(await compare([scenario, '--policies', 'cost-aware,random', '--runs', '2', '--iterations', '2', '--out', cmpDir])).toBe(0);
+    expect(JSON.parse(readFileSync(join(cmpDir, 'compare.json'), 'utf8')).policies).toHaveLength(2);
+    const html = readFileSync(join(cmpDir, 'compare.html'), 'utf8');
+    expect(html.match(/<polyline/g)!.length).toBeGreaterThanOrEqual(3); // two policies and the target line
+    expect(html).toContain('cost-aware against random');
   });
 
   it('runs the first policy on until it reaches the lowest final error or the longest time of the others', () => {
@@ -102,6 +109,19 @@ describe('stem-twin estimate and compare', () => {
     expect(go.while(at(100, 0.2))).toBe(false);
     expect(go.while(at(2000, 0.25))).toBe(false);
     expect(go.maxIterations).toBe(1500);
+  });
+
+  it('summarises error against time across seeds, only while most seeds are running', () => {
+    const run = (curve: [number, number][]) => ({ curve }) as CampaignResult;
+    const results = [run([[10, 3], [20, 2], [30, 1]]), run([[15, 4], [25, 2]]), run([[5, 6], [40, 0.5]])];
+    const band = errorBand(results, [0, 12, 20, 28, 35]);
+    expect(band.median[0]).toBeNaN(); // nobody has measured yet
+    expect(band.median[1]).toBe(4.5); // seeds 1 and 3 have measured (3 and 6); seed 2 not yet
+    expect(band.median[2]).toBe(4); // 2, 4, 6
+    expect(band.median[3]).toBe(4); // seed 2 has stopped: 2 and 6
+    expect(band.median[4]).toBeNaN(); // only seed 3 still running
+    expect(band.p10[2]).toBeLessThanOrEqual(band.median[2]!);
+    expect(band.p90[2]).toBeGreaterThanOrEqual(band.median[2]!);
   });
 
   it('pairs runs seed by seed', () => {

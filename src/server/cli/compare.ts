@@ -1,6 +1,9 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { PolicyName } from '../../protocol/scenario.js';
 import { runCampaigns, type CampaignJob, type CampaignResult } from '../pool.js';
 import { ProgressBar } from '../progress.js';
+import { renderCompareReport } from '../report/compare-report.js';
 import { hms } from '../report/report.js';
 import { errorAtTime, median, quantile, timeToError } from '../stats.js';
 import { guarded, intOption, numberOption, parse, policyOption, scenarioArgument, UsageError } from './args.js';
@@ -28,6 +31,7 @@ options:
   --at-time S       common time (s) for the error comparison (default: the shortest median campaign)
   --no-extend       stop the first policy at --iterations too
   --workers N       worker threads (default: one per core)
+  --out DIR         also write compare.json and compare.html (error against time, per policy)
   --json            print the result as JSON
 
 example:
@@ -112,6 +116,33 @@ export function extensionToMatch(others: CampaignResult[], iterations: number): 
   return { until_error_eV: Math.min(...errors), until_time_s: Math.max(...others.map((r) => r.nominal.wall_clock_s)), max_iterations: EXTEND_FACTOR * iterations };
 }
 
+/** The comparison as the text the command prints. */
+function describeComparison(c: { scenario: string; runs: number; seeds: number[]; target_error_eV: number; at_time_s: number; policies: PolicyComparison[]; paired: PairedComparison[] }): string {
+  const t = (v: number | null) => (v === null ? 'not reached' : hms(v));
+  const lines = [`${c.scenario} · ${c.runs} seeds (${c.seeds[0]}..${c.seeds[1]}) · target mean |error| ${c.target_error_eV.toFixed(4)} eV · common time ${hms(c.at_time_s)}`, ''];
+  const table = [
+    ['policy', 'time to target (median)', 'p10 .. p90', 'reached', 'error at common time', 'final error'],
+    ...c.policies.map((r) => [
+      r.policy,
+      t(r.time_to_target_s.median),
+      `${t(r.time_to_target_s.p10)} .. ${t(r.time_to_target_s.p90)}`,
+      `${r.reached}/${r.runs}`,
+      r.error_at_time === null ? '-' : `${r.error_at_time.toFixed(4)} eV`,
+      `${r.final_error_median.toFixed(4)} eV`,
+    ]),
+  ];
+  const widths = table[0]!.map((_, col) => Math.max(...table.map((row) => row[col]!.length)));
+  for (const row of table) lines.push(row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd());
+  for (const p of c.paired) {
+    lines.push(
+      '',
+      `${p.policy} against ${p.against}, seed by seed (medians): reaches ${p.against}'s final error ${p.speedup_to_their_final_error.median.toFixed(2)}x sooner; ` +
+        `at the end of ${p.policy}'s campaign, ${p.against}'s error is ${p.error_ratio_at_equal_time.median.toFixed(2)}x ${p.policy}'s`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export function run(argv: string[]): Promise<number> {
   return guarded(USAGE, async () => {
     const { values, positionals } = parse(argv, {
@@ -124,6 +155,7 @@ export function run(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       'no-extend': { type: 'boolean' },
       json: { type: 'boolean' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -157,31 +189,15 @@ export function run(argv: string[]): Promise<number> {
     const atTime = numberOption(values['at-time'], 'at-time', 0, 1e9) ?? Math.min(...[...byPolicy.values()].map((rs) => median(rs.map((r) => r.nominal.wall_clock_s))));
     const rows = comparePolicies(byPolicy, target, atTime);
     const paired: PairedComparison[] = policies.slice(1).map((p) => ({ policy: lead, against: p, ...pairedComparison(byPolicy.get(lead)!, byPolicy.get(p)!) }));
-    if (values.json) {
-      console.log(JSON.stringify({ scenario: scenario.name, runs, seeds: [first, first + runs - 1], target_error_eV: target, at_time_s: atTime, policies: rows, paired }, null, 2));
-      return 0;
+    const json = { scenario: scenario.name, runs, seeds: [first, first + runs - 1], target_error_eV: target, at_time_s: atTime, policies: rows, paired };
+    const text = describeComparison(json);
+    if (values.out) {
+      mkdirSync(values.out, { recursive: true });
+      writeFileSync(join(values.out, 'compare.json'), `${JSON.stringify(json, null, 2)}\n`);
+      writeFileSync(join(values.out, 'compare.html'), renderCompareReport({ scenario: scenario.name, byPolicy, target, atTime, summary: text }));
     }
-    const t = (v: number | null) => (v === null ? 'not reached' : hms(v));
-    console.log(`${scenario.name} · ${runs} seeds (${first}..${first + runs - 1}) · target mean |error| ${target.toFixed(4)} eV · common time ${hms(atTime)}\n`);
-    const table = [
-      ['policy', 'time to target (median)', 'p10 .. p90', 'reached', 'error at common time', 'final error'],
-      ...rows.map((r) => [
-        r.policy,
-        t(r.time_to_target_s.median),
-        `${t(r.time_to_target_s.p10)} .. ${t(r.time_to_target_s.p90)}`,
-        `${r.reached}/${r.runs}`,
-        r.error_at_time === null ? '-' : `${r.error_at_time.toFixed(4)} eV`,
-        `${r.final_error_median.toFixed(4)} eV`,
-      ]),
-    ];
-    const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-    for (const row of table) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
-    for (const p of paired) {
-      console.log(
-        `\n${p.policy} against ${p.against}, seed by seed (medians): reaches ${p.against}'s final error ${p.speedup_to_their_final_error.median.toFixed(2)}x sooner; ` +
-          `at the end of ${p.policy}'s campaign, ${p.against}'s error is ${p.error_ratio_at_equal_time.median.toFixed(2)}x ${p.policy}'s`,
-      );
-    }
+    console.log(values.json ? JSON.stringify(json, null, 2) : text);
+    if (values.out && !values.json) console.log(`\nwrote ${join(values.out, 'compare.json')} and ${join(values.out, 'compare.html')}`);
     return 0;
   });
 }
