@@ -506,8 +506,9 @@ export class GaussianProcess {
 
   // ---- internals ----
 
+  /** A fresh object of one shape (not a spread of h's): the hot paths that read it stay monomorphic. */
   private withFloor(h: Hyperparameters): Hyperparameters {
-    return { ...h, noiseVariance: Math.max(h.noiseVariance, this.noiseFloor) };
+    return { lengthscales: h.lengthscales, signalVariance: h.signalVariance, noiseVariance: Math.max(h.noiseVariance, this.noiseFloor) };
   }
 
   /** kappa q_i = kappa sum_d v_id / l_d^2 in normalised units: observation i's input noise over s2. */

@@ -112,7 +112,8 @@ export class Acquisitions {
     const beam_m = beamPosition_m(state);
     const base = this.optics(state);
     const aperture = EELS_APERTURES[state.eels.aperture_index]!;
-    const optics: Optics = { ...base, signal_factor: base.signal_factor * aperture.collection };
+    // One literal (not a spread of `base`), so every EELS optics object has the same shape.
+    const optics: Optics = { beam_current_pA: base.beam_current_pA, probe_sigma_m: base.probe_sigma_m, blur_m: base.blur_m, signal_factor: base.signal_factor * aperture.collection };
     const { exposure_time, number_of_frames, offset } = state.eels;
     const dispersion_eV = EELS_DISPERSIONS_eV[state.eels.dispersion_index]!;
     return {
