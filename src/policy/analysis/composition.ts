@@ -172,12 +172,14 @@ export function quantifyFromFrame(frame: DataRecord, particles: FoundParticle[],
   const bgSum = new Float64Array(P);
   const pixels = new Int32Array(P);
   const bv = background.values;
+  // The maps' arrays, not the dataset records (whose shapes vary), inside the loop over pixels.
+  const mv = maps.map((m) => m.values);
   for (let k = 0; k < owner.length; k++) {
     const a = owner[k]!;
     if (a < 0) continue;
     pixels[a]!++;
     bgSum[a]! += bv[k]!;
-    for (let e = 0; e < D; e++) gross[a * D + e]! += maps[e]!.values[k]!;
+    for (let e = 0; e < D; e++) gross[a * D + e]! += mv[e]![k]!;
   }
   const net = new Float64Array(D);
   const variance = new Float64Array(D);
