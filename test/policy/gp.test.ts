@@ -103,6 +103,21 @@ function densePosterior(
   };
 }
 
+/** The analytic LML gradient at p against central finite differences. */
+function expectGradientMatchesDifferences(ml: MarginalLikelihood, p: Float64Array): void {
+  const g = new Float64Array(p.length);
+  ml.evaluate(p, g);
+  for (let k = 0; k < p.length; k++) {
+    const h = 1e-5;
+    const up = p.slice();
+    const dn = p.slice();
+    up[k]! += h;
+    dn[k]! -= h;
+    const fd = (ml.evaluate(up) - ml.evaluate(dn)) / (2 * h);
+    expect(Math.abs(g[k]! - fd)).toBeLessThan(1e-5 * Math.max(1, Math.abs(fd)));
+  }
+}
+
 function unitBounds(dims: number) {
   return { lower: new Float64Array(dims), upper: new Float64Array(dims).fill(1) };
 }
@@ -265,17 +280,7 @@ describe('GaussianProcess with noisy inputs', () => {
       const V = variances(rng, 25, dims).map((v) => v * 20);
       const ml = new MarginalLikelihood(kernel, dims, 25, X, y.map((v) => v - m), V);
       const p = Float64Array.of(Math.log(0.4), Math.log(0.8), Math.log(0.3), Math.log(1.5), Math.log(0.01));
-      const g = new Float64Array(5);
-      ml.evaluate(p, g);
-      for (let k = 0; k < 5; k++) {
-        const h = 1e-5;
-        const up = p.slice();
-        const dn = p.slice();
-        up[k]! += h;
-        dn[k]! -= h;
-        const fd = (ml.evaluate(up) - ml.evaluate(dn)) / (2 * h);
-        expect(Math.abs(g[k]! - fd)).toBeLessThan(1e-5 * Math.max(1, Math.abs(fd)));
-      }
+      expectGradientMatchesDifferences(ml, p);
       // ... and the input term changes the likelihood.
       expect(ml.evaluate(p)).not.toBeCloseTo(new MarginalLikelihood(kernel, dims, 25, X, y.map((v) => v - m)).evaluate(p), 3);
     }
@@ -461,17 +466,7 @@ describe('hyperparameter fitting', () => {
       const m = y.reduce((a, b) => a + b) / y.length;
       const ml = new MarginalLikelihood(kernel, dims, 25, X, y.map((v) => v - m));
       const p = Float64Array.of(Math.log(0.4), Math.log(0.8), Math.log(0.3), Math.log(1.5), Math.log(0.01));
-      const g = new Float64Array(5);
-      ml.evaluate(p, g);
-      for (let k = 0; k < 5; k++) {
-        const h = 1e-5;
-        const up = p.slice();
-        const dn = p.slice();
-        up[k]! += h;
-        dn[k]! -= h;
-        const fd = (ml.evaluate(up) - ml.evaluate(dn)) / (2 * h);
-        expect(Math.abs(g[k]! - fd)).toBeLessThan(1e-5 * Math.max(1, Math.abs(fd)));
-      }
+      expectGradientMatchesDifferences(ml, p);
     }
   });
 
