@@ -83,17 +83,39 @@ export function buildGroundTruth(
 ): GaussianSuperpositionTruth {
   const { gaussians: K, sd, base_eV, scale_eV } = validated(spec, dims);
   const D = dims;
-  const centres = drawCentres(K, D, rng.fork('centres'));
-  const amplitudes = rng.fork('amplitudes').fillNormal(new Float64Array(K));
+  // The definition's arrays (24 + 8 MB at the paper's 10^6 Gaussians in 3D) are drawn again, the
+  // same values from the same forks, only when asked for (the direct sum, inspection); the lattice
+  // takes them a chunk at a time.
+  let definition: { centres: Float64Array; amplitudes: Float64Array } | undefined;
+  const defined = () => (definition ??= { centres: drawCentres(K, D, rng.fork('centres')), amplitudes: rng.fork('amplitudes').fillNormal(new Float64Array(K)) });
 
   const step = chooseStep(D, sd, options);
-  const lattice = step === undefined ? undefined : GaussianLattice.build(centres, amplitudes, D, sd, step);
+  let lattice: GaussianLattice | undefined;
+  if (step !== undefined) {
+    const centreRng = rng.fork('centres');
+    const amplitudeRng = rng.fork('amplitudes');
+    const size = Math.min(K, CHUNK);
+    const chunk = { centres: new Float64Array(size * D), amplitudes: new Float64Array(size) };
+    let done = 0;
+    lattice = GaussianLattice.buildStreamed(D, sd, step, () => {
+      if (done >= K) return null;
+      const count = Math.min(size, K - done);
+      const part = count === size ? chunk : { centres: chunk.centres.subarray(0, count * D), amplitudes: chunk.amplitudes.subarray(0, count) };
+      drawCentresInto(part.centres, count, D, centreRng);
+      amplitudeRng.fillNormal(part.amplitudes);
+      done += count;
+      return part;
+    });
+  } else defined();
 
   const check = (c: ArrayLike<number>): void => {
     if (c === null || typeof c !== 'object' || c.length !== D) throw new RangeError(`composition: expected ${D} fractions, got ${c?.length ?? String(c)}`);
     for (let i = 0; i < D; i++) if (!Number.isFinite(c[i])) throw new RangeError(`composition[${i}]: must be a finite number, got ${c[i]}`);
   };
-  const exact = (c: ArrayLike<number>): number => directSum(centres, amplitudes, D, sd, c);
+  const exact = (c: ArrayLike<number>): number => {
+    const { centres, amplitudes } = defined();
+    return directSum(centres, amplitudes, D, sd, c);
+  };
   const fast = (c: ArrayLike<number>): number => {
     if (lattice) {
       const v = lattice.evaluate(c);
@@ -111,8 +133,12 @@ export function buildGroundTruth(
     dims: D,
     gaussians: K,
     sd,
-    centres,
-    amplitudes,
+    get centres() {
+      return defined().centres;
+    },
+    get amplitudes() {
+      return defined().amplitudes;
+    },
     method: lattice ? 'lattice' : 'direct',
     lattice: lattice && { step: lattice.lattice.step, shape: Array.from(lattice.lattice.shape), nodes: lattice.lattice.nodes },
     standardisation: { mean, sd: spread, samples },
@@ -124,29 +150,36 @@ export function buildGroundTruth(
   };
 }
 
-/**
- * K points uniform on the simplex of D components, row after row: normalised exponentials, as
- * Rng.simplexUniform, without allocating per point; the uniforms drawn in chunks of whole points
- * (the same stream as one uniform() at a time). A function of its own, so that its loop is
- * compiled as soon as it is hot.
- */
+/** Centres and amplitudes per chunk of the streamed lattice build. */
+const CHUNK = 4096;
+
+/** K points uniform on the simplex of D components, row after row (drawCentresInto). */
 function drawCentres(K: number, D: number, rng: Rng): Float64Array {
   const centres = new Float64Array(K * D);
-  const chunk = new Float64Array(D * Math.min(K, 4096));
-  for (let k0 = 0; k0 < K; k0 += chunk.length / D) {
-    const count = Math.min(K - k0, chunk.length / D);
-    const u = rng.fillUniform(chunk.subarray(0, count * D));
-    for (let k = k0, j = 0; k < k0 + count; k++) {
-      let sum = 0;
-      for (let i = 0; i < D; i++, j++) {
-        const e = -Math.log(1 - u[j]!);
-        centres[k * D + i] = e;
-        sum += e;
-      }
-      for (let i = 0; i < D; i++) centres[k * D + i]! /= sum;
-    }
+  for (let k0 = 0; k0 < K; k0 += CHUNK) {
+    const count = Math.min(CHUNK, K - k0);
+    drawCentresInto(centres.subarray(k0 * D, (k0 + count) * D), count, D, rng);
   }
   return centres;
+}
+
+/**
+ * The next `count` points uniform on the simplex of D components into `out`, row after row:
+ * normalised exponentials, as Rng.simplexUniform, without allocating per point; the uniforms drawn
+ * all at once into `out` (the same stream as one uniform() at a time), then transformed in place.
+ * A function of its own, so that its loop is compiled as soon as it is hot.
+ */
+function drawCentresInto(out: Float64Array, count: number, D: number, rng: Rng): void {
+  rng.fillUniform(out.subarray(0, count * D));
+  for (let k = 0, j = 0; k < count; k++) {
+    let sum = 0;
+    for (let i = 0; i < D; i++, j++) {
+      const e = -Math.log(1 - out[j]!);
+      out[j] = e;
+      sum += e;
+    }
+    for (let i = k * D; i < (k + 1) * D; i++) out[i]! /= sum;
+  }
 }
 
 function validated(spec: SpecimenSpec['response'], dims: number): { gaussians: number; sd: number; base_eV: number; scale_eV: number } {

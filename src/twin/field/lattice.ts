@@ -201,9 +201,26 @@ export class GaussianLattice {
    * `centres` holds K compositions of D components each, row after row, all on the simplex.
    */
   static build(centres: Float64Array, amplitudes: Float64Array, D: number, sd: number, step: number): GaussianLattice {
+    let done = false;
+    return GaussianLattice.buildStreamed(D, sd, step, () => {
+      if (done) return null;
+      done = true;
+      return { centres, amplitudes };
+    });
+  }
+
+  /**
+   * As build, with the centres and amplitudes handed over a chunk at a time, in order, by `next`
+   * (null when there are no more): the same lattice, without holding them all at once.
+   */
+  static buildStreamed(D: number, sd: number, step: number, next: () => { centres: Float64Array; amplitudes: Float64Array } | null): GaussianLattice {
     if (!(step > 0 && step <= maxLatticeStep(sd))) throw new RangeError(`lattice step must be in (0, ${maxLatticeStep(sd)}] for sd ${sd}, got ${step}`);
     const field = new GaussianLattice(latticeShape(D, step), sd);
-    field.deposit(centres, amplitudes);
+    let first = 0;
+    for (let chunk = next(); chunk; chunk = next()) {
+      field.deposit(chunk.centres, chunk.amplitudes, first);
+      first += chunk.amplitudes.length;
+    }
     const sdKernel = Math.sqrt(sd * sd - (QUADRATIC_VARIANCE + CUBIC_VARIANCE) * step * step);
     const kernel = sampledKernel(sd, sdKernel, step);
     for (let a = 0; a < D - 1; a++) field.convolveAxis(a, kernel);
@@ -211,9 +228,9 @@ export class GaussianLattice {
   }
 
   /** Scatters each centre onto its 3^d stencil (in generation order: sorting by cell was slower). */
-  private deposit(centres: Float64Array, amplitudes: Float64Array): void {
+  private deposit(centres: Float64Array, amplitudes: Float64Array, first: number): void {
     if (this.D === 3) {
-      this.depositPlane(centres, amplitudes);
+      this.depositPlane(centres, amplitudes, first);
       return;
     }
     const D = this.D;
@@ -224,7 +241,7 @@ export class GaussianLattice {
     for (let k = 0; k < amplitudes.length; k++) {
       for (let i = 0; i < D; i++) c[i] = centres[k * D + i]!;
       toHelmert(c, this.u);
-      if (!stencil.place(this.u, amplitudes[k]!)) throw new RangeError(`Gaussian centre ${k} lies outside the composition simplex`);
+      if (!stencil.place(this.u, amplitudes[k]!)) throw new RangeError(`Gaussian centre ${first + k} lies outside the composition simplex`);
       const l0 = last[0]!, l1 = last[1]!, l2 = last[2]!;
       for (let e = 0; e < count; e++) {
         const b = index[e]!;
@@ -241,7 +258,7 @@ export class GaussianLattice {
    * Stencil.place and the scatter loop (so the same values, bit for bit), without the per-centre
    * calls and index arrays.
    */
-  private depositPlane(centres: Float64Array, amplitudes: Float64Array): void {
+  private depositPlane(centres: Float64Array, amplitudes: Float64Array, first: number): void {
     const { origin, shape, strides, step } = this.lattice;
     const origin0 = origin[0]!;
     const origin1 = origin[1]!;
@@ -269,7 +286,7 @@ export class GaussianLattice {
       const t1 = x1 - n1;
       const first0 = n0 - 1;
       const first1 = n1 - 1;
-      if (!(first0 >= 0 && first0 + 3 <= shape0 && first1 >= 0 && first1 + 3 <= shape1)) throw new RangeError(`Gaussian centre ${k} lies outside the composition simplex`);
+      if (!(first0 >= 0 && first0 + 3 <= shape0 && first1 >= 0 && first1 + 3 <= shape1)) throw new RangeError(`Gaussian centre ${first + k} lies outside the composition simplex`);
       const scale = amplitudes[k]!;
       const l0 = 0.5 * (0.5 - t1) * (0.5 - t1);
       const l1 = 0.75 - t1 * t1;
