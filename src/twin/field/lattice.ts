@@ -233,6 +233,10 @@ export class GaussianLattice {
       this.depositPlane(centres, amplitudes, first);
       return;
     }
+    if (this.D === 5) {
+      this.depositSpace4(centres, amplitudes, first);
+      return;
+    }
     const D = this.D;
     const c = new Float64Array(D);
     const stencil = this.depositStencil;
@@ -309,38 +313,150 @@ export class GaussianLattice {
     }
   }
 
-  /** Separable convolution along one axis, skipping lines (and line ends) that are all zero. */
+  /**
+   * deposit() for five components (a four-axis lattice), unrolled as depositPlane: the same
+   * arithmetic as toHelmert, Stencil.place (each weight the product scale x w0 x w1 x w2, left to
+   * right) and the scatter loop, so the same values bit for bit.
+   */
+  private depositSpace4(centres: Float64Array, amplitudes: Float64Array, first: number): void {
+    const { origin, shape, strides, step } = this.lattice;
+    const o0 = origin[0]!, o1 = origin[1]!, o2 = origin[2]!, o3 = origin[3]!;
+    const n0 = shape[0]!, n1 = shape[1]!, n2 = shape[2]!, n3 = shape[3]!;
+    const s0 = strides[0]!, s1 = strides[1]!, s2 = strides[2]!;
+    // As helmert.ts's INV_NORM[1..4].
+    const in1 = 1 / Math.sqrt(1 * 2);
+    const in2 = 1 / Math.sqrt(2 * 3);
+    const in3 = 1 / Math.sqrt(3 * 4);
+    const in4 = 1 / Math.sqrt(4 * 5);
+    const w0 = new Float64Array(3);
+    const w1 = new Float64Array(3);
+    const w2 = new Float64Array(3);
+    const values = this.values;
+    for (let k = 0; k < amplitudes.length; k++) {
+      const c0 = centres[5 * k]!;
+      const c1 = centres[5 * k + 1]!;
+      const c2 = centres[5 * k + 2]!;
+      const c3 = centres[5 * k + 3]!;
+      const c4 = centres[5 * k + 4]!;
+      let prefix = 0;
+      prefix += c0;
+      const u0 = (prefix - 1 * c1) * in1;
+      prefix += c1;
+      const u1 = (prefix - 2 * c2) * in2;
+      prefix += c2;
+      const u2 = (prefix - 3 * c3) * in3;
+      prefix += c3;
+      const u3 = (prefix - 4 * c4) * in4;
+      const x0 = (u0 - o0) / step;
+      const r0 = Math.round(x0);
+      const t0 = x0 - r0;
+      const x1 = (u1 - o1) / step;
+      const r1 = Math.round(x1);
+      const t1 = x1 - r1;
+      const x2 = (u2 - o2) / step;
+      const r2 = Math.round(x2);
+      const t2 = x2 - r2;
+      const x3 = (u3 - o3) / step;
+      const r3 = Math.round(x3);
+      const t3 = x3 - r3;
+      const f0 = r0 - 1;
+      const f1 = r1 - 1;
+      const f2 = r2 - 1;
+      const f3 = r3 - 1;
+      if (!(f0 >= 0 && f0 + 3 <= n0 && f1 >= 0 && f1 + 3 <= n1 && f2 >= 0 && f2 + 3 <= n2 && f3 >= 0 && f3 + 3 <= n3))
+        throw new RangeError(`Gaussian centre ${first + k} lies outside the composition simplex`);
+      w0[0] = 0.5 * (0.5 - t0) * (0.5 - t0);
+      w0[1] = 0.75 - t0 * t0;
+      w0[2] = 0.5 * (0.5 + t0) * (0.5 + t0);
+      w1[0] = 0.5 * (0.5 - t1) * (0.5 - t1);
+      w1[1] = 0.75 - t1 * t1;
+      w1[2] = 0.5 * (0.5 + t1) * (0.5 + t1);
+      w2[0] = 0.5 * (0.5 - t2) * (0.5 - t2);
+      w2[1] = 0.75 - t2 * t2;
+      w2[2] = 0.5 * (0.5 + t2) * (0.5 + t2);
+      const l0 = 0.5 * (0.5 - t3) * (0.5 - t3);
+      const l1 = 0.75 - t3 * t3;
+      const l2 = 0.5 * (0.5 + t3) * (0.5 + t3);
+      const scale = amplitudes[k]!;
+      const base = f3 + f0 * s0 + f1 * s1 + f2 * s2;
+      for (let q0 = 0; q0 < 3; q0++) {
+        const p0 = scale * w0[q0]!;
+        const b0 = base + q0 * s0;
+        for (let q1 = 0; q1 < 3; q1++) {
+          const p1 = p0 * w1[q1]!;
+          const b1 = b0 + q1 * s1;
+          for (let q2 = 0; q2 < 3; q2++) {
+            const w = p1 * w2[q2]!;
+            const b = b1 + q2 * s2;
+            values[b]! += w * l0;
+            values[b + 1]! += w * l1;
+            values[b + 2]! += w * l2;
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Separable convolution along one axis, skipping line ends that are all zero, four lines at a
+   * time (each kernel weight loaded once for four sums). The four share one span: a line's extra
+   * terms there are zeros, which leave its sums as they are (+0 added to a sum; the values are
+   * never -0), so every node gets the value of its own line's convolution.
+   */
   private convolveAxis(axis: number, kernel: Float64Array): void {
     const n = this.lattice.shape[axis]!;
     const stride = this.lattice.strides[axis]!;
     const block = n * stride;
-    const outer = this.lattice.nodes / block;
+    const lines = this.lattice.nodes / n;
     const radius = (kernel.length - 1) / 2;
-    const line = new Float64Array(n);
+    const buf = new Float64Array(4 * n);
+    const base = new Int32Array(4);
     const values = this.values;
-    for (let o = 0; o < outer; o++) {
-      for (let inner = 0; inner < stride; inner++) {
-        const base = o * block + inner;
-        let first = -1;
-        let last = -1;
+    for (let l0 = 0; l0 < lines; l0 += 4) {
+      const count = Math.min(4, lines - l0);
+      let first = n;
+      let last = -1;
+      for (let q = 0; q < 4; q++) {
+        if (q >= count) {
+          buf.fill(0, q * n, (q + 1) * n);
+          continue;
+        }
+        const l = l0 + q;
+        const o = Math.floor(l / stride);
+        const b = o * block + (l - o * stride);
+        base[q] = b;
         for (let k = 0; k < n; k++) {
-          const v = values[base + k * stride]!;
-          line[k] = v;
+          const v = values[b + k * stride]!;
+          buf[q * n + k] = v;
           if (v !== 0) {
-            if (first < 0) first = k;
-            last = k;
+            if (k < first) first = k;
+            if (k > last) last = k;
           }
         }
-        if (first < 0) continue;
-        const outLo = Math.max(0, first - radius);
-        const outHi = Math.min(n - 1, last + radius);
-        for (let k = outLo; k <= outHi; k++) {
-          const jLo = Math.max(first, k - radius);
-          const jHi = Math.min(last, k + radius);
-          let sum = 0;
-          for (let j = jLo; j <= jHi; j++) sum += line[j]! * kernel[j - k + radius]!;
-          values[base + k * stride] = sum;
+      }
+      if (last < 0) continue;
+      const outLo = Math.max(0, first - radius);
+      const outHi = Math.min(n - 1, last + radius);
+      const b0 = base[0]!, b1 = base[1]!, b2 = base[2]!, b3 = base[3]!;
+      for (let k = outLo; k <= outHi; k++) {
+        const jLo = Math.max(first, k - radius);
+        const jHi = Math.min(last, k + radius);
+        let a0 = 0;
+        let a1 = 0;
+        let a2 = 0;
+        let a3 = 0;
+        for (let j = jLo; j <= jHi; j++) {
+          const w = kernel[j - k + radius]!;
+          a0 += buf[j]! * w;
+          a1 += buf[n + j]! * w;
+          a2 += buf[2 * n + j]! * w;
+          a3 += buf[3 * n + j]! * w;
         }
+        const at = k * stride;
+        values[b0 + at] = a0;
+        if (count > 1) values[b1 + at] = a1;
+        if (count > 2) values[b2 + at] = a2;
+        if (count > 3) values[b3 + at] = a3;
       }
     }
   }
