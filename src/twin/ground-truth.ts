@@ -33,7 +33,7 @@ export interface GroundTruthOptions {
   method?: 'auto' | 'lattice' | 'direct';
   /** Force this lattice step (composition units) instead of choosing one. */
   step?: number;
-  /** Preferred lattice size: the step is refined down to sd/3 while the lattice fits (default 4e6 nodes). */
+  /** Preferred lattice size: the step is refined down to sd/4 while the lattice fits (default 4e6 nodes). */
   latticeNodes?: number;
   /** Hard cap when even a step of 0.45 sd needs more than `latticeNodes` (default 1.2e7 nodes, ~96 MB). */
   maxLatticeNodes?: number;
@@ -69,10 +69,11 @@ export interface GaussianSuperpositionTruth extends GroundTruth {
 /**
  * Lattice steps, in units of sd, and what they achieve against the direct sum at K = 2e4,
  * D = 5 (40 random points): sd/4: max 4e-4 s; sd/3: 1.5e-3 s; 0.45 sd: 5e-3 s; 0.6 sd: 1.5e-2 s.
- * The finest is what a lattice gets when it fits the budget; the coarsest is the least accuracy
- * accepted before falling back to the direct sum.
+ * The finest is what a lattice gets when it fits the budget (every D <= 4 at sd 0.1, and wide
+ * Gaussians, whose field over the simplex is flat enough that sd/3 leaves 3e-2 s); the coarsest is
+ * the least accuracy accepted before falling back to the direct sum.
  */
-const FINE_STEP_SD = 1 / 3;
+const FINE_STEP_SD = 1 / 4;
 const COARSE_STEP_SD = 0.45;
 
 export function buildGroundTruth(
