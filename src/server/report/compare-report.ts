@@ -59,7 +59,7 @@ export function renderCompareReport(opts: { scenario: string; byPolicy: Map<Poli
   ax.legend(bands.map(({ policy }, i) => ({ label: `${policy} (${opts.byPolicy.get(policy)!.length} seeds)`, color: PALETTE[i % PALETTE.length]! })));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>stem-twin compare: ${esc(opts.scenario)}</title>
-<style>body { font-family: sans-serif; margin: 24px; color: #222; max-width: 960px; } pre { background: #f6f6f6; padding: 8px; overflow-x: auto; }</style></head><body>
+<style>body { font-family: sans-serif; margin: 24px; color: #222; max-width: 960px; } pre { background: #f6f6f6; padding: 8px; white-space: pre-wrap; }</style></head><body>
 <h1>${esc(opts.scenario)}: ${esc([...opts.byPolicy.keys()].join(' vs '))}</h1>
 <figure style="margin:0">${ax.toString()}<figcaption style="font-size:12px;color:#555">Lines: median over seeds of the mean absolute error at each instant (shown once most seeds have measured); bands: 10th to 90th percentile.
 Dashed horizontal: the target error; dashed vertical: the common time (${esc(hms(opts.atTime))}).</figcaption></figure>
