@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runSession } from '../../src/server/session.js';
 import { LATENCY_CATEGORIES } from '../../src/protocol/timing.js';
-import { MIN_FIT } from '../../src/policy/campaign/model.js';
+import { CampaignModel, MIN_FIT } from '../../src/policy/campaign/model.js';
+import { Rng } from '../../src/protocol/random.js';
 import { smallScenario } from './fixtures.js';
 
 describe('campaign runner', () => {
@@ -97,5 +98,30 @@ describe('campaign runner', () => {
     expect(order.slice(0, 3)).toEqual(['r0_0', 'r1_0', 'r2_0']);
     // Each region is finished before the next is entered.
     for (const v of record.summary.share_measured_per_region.slice(0, -1)) expect(v.share).toBe(1);
+  });
+});
+
+describe('campaign model', () => {
+  const spec = (input_noise: boolean) => ({ kernel: 'matern52' as const, refit_every: 5, restarts: 1, noise_floor: 1e-6, input_noise });
+  const observeAll = (model: CampaignModel) => {
+    const rng = new Rng('model');
+    for (let i = 0; i < 12; i++) {
+      const c = rng.simplexUniform(3);
+      model.observe(c, 15 + Math.sin(6 * c[0]!), Float64Array.of(1e-4, 4e-4, 2e-4));
+    }
+  };
+
+  it('hands each composition variance to the GP with input_noise, through rank-1 updates and refits alike', () => {
+    const model = new CampaignModel(3, spec(true), 0.1, new Rng(1));
+    observeAll(model);
+    const v = model.gp.data().inputVariance;
+    expect(v).toHaveLength(36);
+    for (let i = 0; i < 12; i++) expect(Array.from(v.subarray(3 * i, 3 * i + 3))).toEqual([1e-4, 4e-4, 2e-4]);
+  });
+
+  it('ignores them without input_noise', () => {
+    const model = new CampaignModel(3, spec(false), 0.1, new Rng(1));
+    observeAll(model);
+    expect(model.gp.data().inputVariance.every((x) => x === 0)).toBe(true);
   });
 });
