@@ -60,6 +60,13 @@ describe('stem-twin run', () => {
     expect(err.join('\n')).toMatch(/missing the scenario file/);
     expect(await runCampaign([join(dir, 'nope.json')])).toBe(2);
     expect(err.join('\n')).toMatch(/cannot read the file/);
+    // An --out that cannot be written is refused before the campaign runs, not after.
+    const blocked = join(dir, 'a-file');
+    writeFileSync(blocked, 'not a folder');
+    expect(await runCampaign([scenario, '--out', join(blocked, 'run')])).toBe(2);
+    expect(err.join('\n')).toMatch(/--out .*a-file\/run: cannot write the results there \(part of the path is a file, not a folder\)/);
+    expect(await compare([scenario, '--runs', '1', '--out', join(blocked, 'cmp')])).toBe(2);
+    expect(readFileSync(blocked, 'utf8')).toBe('not a folder');
     expect(await runCampaign(['--help'])).toBe(0);
     expect(out.join('\n')).toMatch(/usage: stem-twin run/);
   });

@@ -1,3 +1,4 @@
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadScenario, ScenarioError, type PolicyName, type Scenario } from '../../protocol/scenario.js';
 
@@ -39,6 +40,22 @@ export function scenarioArgument(positionals: string[]): Scenario {
   if (positionals.length === 0) throw new UsageError('missing the scenario file, e.g. scenarios/paper-3d-au-co-ni.json');
   if (positionals.length > 1) throw new UsageError(`expected one scenario file, got ${positionals.length}: ${positionals.join(' ')}`);
   return loadScenario(positionals[0]!);
+}
+
+/**
+ * Creates an --out folder and checks it can be written, before any campaign runs: a run must not
+ * end in a stack trace with its results lost.
+ */
+export function outputDirectory(dir: string, option = 'out'): string {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'part of the path is a file, not a folder' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'no permission to write there' : (e as Error).message;
+    throw new UsageError(`--${option} ${dir}: cannot write the results there (${why})`);
+  }
+  return dir;
 }
 
 /** Runs a command body, turning usage and scenario errors into a message and exit code 2. */

@@ -1,12 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { PolicyName } from '../../protocol/scenario.js';
 import { runCampaigns, type CampaignJob, type CampaignResult } from '../pool.js';
 import { ProgressBar } from '../progress.js';
 import { renderCompareReport } from '../report/compare-report.js';
+import { writeOutputs } from '../report/outputs.js';
 import { hms } from '../report/report.js';
 import { errorAtTime, median, quantile, timeToError } from '../stats.js';
-import { guarded, intOption, numberOption, parse, policyOption, scenarioArgument, UsageError } from './args.js';
+import { guarded, intOption, numberOption, outputDirectory, parse, policyOption, scenarioArgument, UsageError } from './args.js';
 
 /** How far past --iterations the first policy may run on to reach the others' final error. */
 const EXTEND_FACTOR = 10;
@@ -169,6 +168,7 @@ export function run(argv: string[]): Promise<number> {
     const first = intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? scenario.seed;
     const iterations = intOption(values.iterations, 'iterations', 1, 100_000);
     const workers = intOption(values.workers, 'workers', 1, 64);
+    const out = values.out === undefined ? undefined : outputDirectory(values.out);
     const n = iterations ?? scenario.policy.iterations;
     const seeds = Array.from({ length: runs }, (_, i) => first + i);
     const [lead, ...others] = policies as [PolicyName, ...PolicyName[]];
@@ -191,13 +191,14 @@ export function run(argv: string[]): Promise<number> {
     const paired: PairedComparison[] = policies.slice(1).map((p) => ({ policy: lead, against: p, ...pairedComparison(byPolicy.get(lead)!, byPolicy.get(p)!) }));
     const json = { scenario: scenario.name, runs, seeds: [first, first + runs - 1], target_error_eV: target, at_time_s: atTime, policies: rows, paired };
     const text = describeComparison(json);
-    if (values.out) {
-      mkdirSync(values.out, { recursive: true });
-      writeFileSync(join(values.out, 'compare.json'), `${JSON.stringify(json, null, 2)}\n`);
-      writeFileSync(join(values.out, 'compare.html'), renderCompareReport({ scenario: scenario.name, byPolicy, target, atTime, summary: text }));
-    }
+    const files = out
+      ? writeOutputs(out, [
+          ['compare.json', `${JSON.stringify(json, null, 2)}\n`],
+          ['compare.html', renderCompareReport({ scenario: scenario.name, byPolicy, target, atTime, summary: text })],
+        ])
+      : [];
     console.log(values.json ? JSON.stringify(json, null, 2) : text);
-    if (values.out && !values.json) console.log(`\nwrote ${join(values.out, 'compare.json')} and ${join(values.out, 'compare.html')}`);
+    if (files.length && !values.json) console.log(`\nwrote ${files.join(' and ')}`);
     return 0;
   });
 }

@@ -5,7 +5,7 @@ import { ProgressBar } from '../progress.js';
 import { writeCampaignOutputs } from '../report/outputs.js';
 import { hms } from '../report/report.js';
 import { runSession } from '../session.js';
-import { guarded, intOption, parse, policyOption, scenarioArgument } from './args.js';
+import { guarded, intOption, outputDirectory, parse, policyOption, scenarioArgument } from './args.js';
 
 const USAGE = `usage: stem-twin run <scenario.json> [options]
 
@@ -47,7 +47,7 @@ export function run(argv: string[]): Promise<number> {
     const seed = intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? scenario.seed;
     const policy = policyOption(values.policy) ?? scenario.policy.name;
     const iterations = intOption(values.iterations, 'iterations', 1, 100_000) ?? scenario.policy.iterations;
-    const out = values.out ?? join('out', `${scenario.name}-${policy}-seed${seed}`);
+    const out = outputDirectory(values.out ?? join('out', `${scenario.name}-${policy}-seed${seed}`));
 
     const total = scenario.policy.seed_particles + iterations;
     const bar = new ProgressBar(total, `${scenario.name} ${policy}`);

@@ -43,13 +43,17 @@ export function metricsCsv(record: CampaignRecord): string {
  * to a temporary name and renamed, so an interrupted run never leaves a half-written file.
  */
 export function writeCampaignOutputs(dir: string, record: CampaignRecord, trace: readonly object[]): string[] {
-  mkdirSync(dir, { recursive: true });
-  const files: [string, string][] = [
+  return writeOutputs(dir, [
     ['summary.json', `${JSON.stringify(record.summary, null, 2)}\n`],
     ['trace.jsonl', trace.map((t) => JSON.stringify(t)).join('\n') + '\n'],
     ['metrics.csv', metricsCsv(record)],
     ['report.html', renderReport(record)],
-  ];
+  ]);
+}
+
+/** Writes [name, text] files into `dir`, each through a temporary name and a rename; returns their paths. */
+export function writeOutputs(dir: string, files: [string, string][]): string[] {
+  mkdirSync(dir, { recursive: true });
   return files.map(([name, text]) => {
     const path = join(dir, name);
     writeFileSync(`${path}.tmp`, text);
