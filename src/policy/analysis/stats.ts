@@ -1,4 +1,5 @@
 /** Counting statistics used by the analysis. */
+import { erfc } from '../../protocol/special-functions.js';
 
 const LANCZOS = [
   0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
@@ -97,20 +98,6 @@ export function isCounts(values: Float64Array): boolean {
     if (!(v >= 0) || v !== Math.floor(v)) return false;
   }
   return true;
-}
-
-/** Complementary error function (Numerical Recipes erfcc, fractional error < 1.2e-7). */
-export function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? r : 2 - r;
 }
 
 /** ln P(Z >= z) for a standard normal Z; asymptotic form far in the tail, where erfc underflows. */
