@@ -101,3 +101,16 @@ export function dataset(record: DataRecord, name: string): DatasetRecord {
   if (!d) throw new Error(`data ${record.key} has no dataset "${name}" (it has: ${record.datasets.map((x) => x.name).join(', ')})`);
   return d;
 }
+
+/** A short rendering of a value for error messages ("nothing" for undefined; NaN stays NaN). */
+export function shown(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = String(v);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

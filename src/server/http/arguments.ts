@@ -1,6 +1,5 @@
 import { COMMANDS, DEVICES, type ArgType, type CommandSpec, type DeviceName } from '../../protocol/commands.js';
-import { InstrumentError } from '../../protocol/instrument.js';
-import { shown } from './serialization.js';
+import { InstrumentError, shown } from '../../protocol/instrument.js';
 
 /**
  * Argument checks at the HTTP boundary, by Tango type, before anything reaches the instrument

@@ -6,10 +6,10 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceName } from '../../protocol/commands.js';
-import { InstrumentError, type CommandOutcome } from '../../protocol/instrument.js';
+import { InstrumentError, shown, type CommandOutcome } from '../../protocol/instrument.js';
 import { AccessPolicy, bearerToken, type Access } from './auth.js';
 import { clientIdHeader } from './clients.js';
-import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, MAX_MAX_VALUES, shown, toWire, type ErrorBody } from './serialization.js';
+import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, MAX_MAX_VALUES, toWire, type ErrorBody } from './serialization.js';
 import { exportedDevices, TOOL_CATALOGUE, type ToolEntry } from './tools.js';
 import type { TwinService } from './twin-service.js';
 

@@ -84,15 +84,3 @@ export function errorBody(e: unknown): ErrorBody {
 export function isErrorBody(v: unknown): v is ErrorBody {
   return typeof v === 'object' && v !== null && typeof (v as ErrorBody).reason === 'string' && typeof (v as ErrorBody).description === 'string';
 }
-
-/** A short rendering of a value for error messages. */
-export function shown(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  let text: string;
-  try {
-    text = JSON.stringify(v) ?? String(v);
-  } catch {
-    text = String(v);
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}

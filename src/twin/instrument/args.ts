@@ -1,22 +1,10 @@
-import { InstrumentError } from '../../protocol/instrument.js';
+import { InstrumentError, shown } from '../../protocol/instrument.js';
 
 /**
  * Argument checks at the twin's boundary. Each returns the value in a clean form (plain arrays,
  * numbers) or throws InstrumentError naming the argument and what was wrong, before any state
  * changes. `origin` is the refused command or attribute, e.g. "DigitalTwin.move_stage".
  */
-
-function shown(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  let text: string;
-  try {
-    text = JSON.stringify(v) ?? String(v);
-  } catch {
-    text = String(v);
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
 
 export function invalid(origin: string, description: string): InstrumentError {
   return new InstrumentError('API_InvalidArgument', description, origin);
