@@ -245,9 +245,12 @@ export interface CandidateTerms {
 export interface SwitchDecision {
   decision: 'stay' | 'switch';
   reason: string;
+  /** Unmeasured share of the current region (eq. 7). */
   R: number;
+  /** Best acquisition value left in the current region (eq. 8). */
   G: number;
   V_stay: number;
+  /** Density estimate, particles per um^2, from the regions explored so far. */
   rho_per_um2: number;
   t_meas_s: number;
   /** Every candidate's terms, in input order (visited regions without known utilities left out). */

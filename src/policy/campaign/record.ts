@@ -1,19 +1,11 @@
 import type { LatencyCategory } from '../../protocol/timing.js';
+import type { CandidateTerms, SwitchDecision } from '../switching.js';
 
 /** What one stay/switch decision weighed (eqs. 7-17), as recorded after a measurement. */
-export interface DecisionRecord {
-  decision: 'stay' | 'switch';
-  reason: string;
-  /** Unmeasured share of the current region (eq. 7). */
-  R: number;
-  /** Best acquisition value left in the current region (eq. 8). */
-  G: number;
-  V_stay: number;
-  /** Density estimate, particles per um^2, from the regions explored so far. */
-  rho_per_um2: number;
+export type DecisionRecord = Pick<SwitchDecision, 'decision' | 'reason' | 'R' | 'G' | 'V_stay' | 'rho_per_um2'> & {
   /** The chosen candidate's terms (eqs. 13, 16, 17), when there was a candidate. */
-  target?: { region: string; distance_um: number; E_gain: number; t_switch_s: number; C_switch: number; V_switch: number };
-}
+  target?: Pick<CandidateTerms, 'region' | 'distance_um' | 'E_gain' | 't_switch_s' | 'C_switch' | 'V_switch'>;
+};
 
 export interface IterationRecord {
   /** 1-based count of measurements, seed particles first. */
