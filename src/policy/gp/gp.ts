@@ -89,7 +89,6 @@ export class GaussianProcess {
   private yRaw = new Float64Array(0);
   /** Input variances, original units, n x dims (0 for exact inputs). */
   private Vraw = new Float64Array(0);
-  private anyInputVariance = false;
   /** Inputs normalised and divided by the length scales. */
   private Xs = new Float64Array(0);
   private ys = new Float64Array(0);
@@ -195,7 +194,6 @@ export class GaussianProcess {
     this.yRaw.set(y as ArrayLike<number>);
     this.Vraw.fill(0);
     if (inputVariance) this.Vraw.set(inputVariance as ArrayLike<number>);
-    this.anyInputVariance = this.Vraw.subarray(0, n * this.dims).some((v) => v > 0);
     this.count = n;
     this.refreshTransforms();
     this.refactorise();
@@ -213,12 +211,10 @@ export class GaussianProcess {
     this.normaliser.scaleInto(this.Xraw, n, new Float64Array(D).fill(1), Xn);
     const ys = new Float64Array(n);
     for (let i = 0; i < n; i++) ys[i] = this.standardiser.forward(this.yRaw[i]!);
-    let Vn: Float64Array | undefined;
-    if (this.anyInputVariance) {
-      Vn = new Float64Array(n * D);
-      const r = this.normaliser.invRange;
-      for (let i = 0; i < n * D; i++) Vn[i] = this.Vraw[i]! * r[i % D]! * r[i % D]!;
-    }
+    // Input variances in normalised units (zeros for exact inputs: the term vanishes).
+    const Vn = new Float64Array(n * D);
+    const r = this.normaliser.invRange;
+    for (let i = 0; i < n * D; i++) Vn[i] = this.Vraw[i]! * r[i % D]! * r[i % D]!;
     const ml = new MarginalLikelihood(this.kernel, D, n, Xn, ys, Vn);
 
     const lo = new Float64Array(D + 2);
@@ -303,7 +299,6 @@ export class GaussianProcess {
     for (let d = 0; d < D; d++) {
       this.Xraw[n * D + d] = x[d]!;
       this.Vraw[n * D + d] = inputVariance?.[d] ?? 0;
-      if (this.Vraw[n * D + d]! > 0) this.anyInputVariance = true;
     }
     this.yRaw[n] = y;
     this.normaliser.scaleInto(x, 1, this.hyper.lengthscales, this.Xs, n * D);
@@ -513,7 +508,6 @@ export class GaussianProcess {
 
   /** kappa q_i = kappa sum_d v_id / l_d^2 in normalised units: observation i's input noise over s2. */
   private inputTerm(i: number): number {
-    if (!this.anyInputVariance) return 0;
     const D = this.dims;
     const r = this.normaliser.invRange;
     const ls = this.hyper.lengthscales;
