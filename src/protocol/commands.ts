@@ -1,3 +1,5 @@
+import { InstrumentError } from './instrument.js';
+
 /**
  * The real control server's command surface (asyncroscopy, PyTango, 2026), as data. Names,
  * argument shapes and units are the real server's: see ../shared/docs/protocol.md.
@@ -64,6 +66,20 @@ export const COMMANDS: readonly CommandSpec[] = [
 
 export function findCommand(device: DeviceName, name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.device === device && c.name === name);
+}
+
+/** The Tango class of a device as tools, errors and telemetry name it: the instrument device is the DigitalTwin. */
+export function tangoClass(device: DeviceName): string {
+  return device === 'instrument' ? 'DigitalTwin' : device;
+}
+
+/** API_CommandNotFound for a command not on `device`, pointing at the device that has it or at the ones this device has. */
+export function commandNotFound(device: DeviceName, command: string, origin: string): InstrumentError {
+  const elsewhere = COMMANDS.find((c) => c.name === command);
+  const hint = elsewhere
+    ? `it is a command of the ${elsewhere.device} device (pass device "${elsewhere.device}")`
+    : `${tangoClass(device)} commands: ${COMMANDS.filter((c) => c.device === device).map((c) => c.name).join(', ') || '(none)'}`;
+  return new InstrumentError('API_CommandNotFound', `no command "${command}" on device ${device}; ${hint}.`, origin);
 }
 
 /** Device settings (Tango attributes). The MCP bridge does not publish these; our server adds tools for them. */

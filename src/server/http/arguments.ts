@@ -1,4 +1,4 @@
-import { COMMANDS, DEVICES, type ArgType, type CommandSpec, type DeviceName } from '../../protocol/commands.js';
+import { COMMANDS, commandNotFound, DEVICES, tangoClass, type ArgType, type CommandSpec, type DeviceName } from '../../protocol/commands.js';
 import { InstrumentError, shown } from '../../protocol/instrument.js';
 
 /**
@@ -14,10 +14,6 @@ export const OPTIONAL_ARGUMENT: ReadonlySet<string> = new Set(['acquire_scanned_
 export const MAX_ARRAY_LENGTH = 10_000;
 export const MAX_STRING_LENGTH = 1_000;
 
-/** The Tango class of a device as tools and errors name it: the instrument device is the DigitalTwin. */
-export function tangoClass(device: DeviceName): string {
-  return device === 'instrument' ? 'DigitalTwin' : device;
-}
 
 /** The command, or API_CommandNotFound / API_DeviceNotFound naming what exists. */
 export function lookupCommand(device: unknown, command: unknown): CommandSpec {
@@ -29,11 +25,7 @@ export function lookupCommand(device: unknown, command: unknown): CommandSpec {
   if (typeof command !== 'string') throw new InstrumentError('API_InvalidArgument', `command must be a string naming a command, got ${shown(command)}.`, origin);
   const spec = COMMANDS.find((c) => c.device === d && c.name === command);
   if (spec) return spec;
-  const elsewhere = COMMANDS.find((c) => c.name === command);
-  const hint = elsewhere
-    ? `it is a command of the ${elsewhere.device} device (pass device "${elsewhere.device}")`
-    : `${tangoClass(d)} commands: ${COMMANDS.filter((c) => c.device === d).map((c) => c.name).join(', ') || '(none)'}`;
-  throw new InstrumentError('API_CommandNotFound', `no command "${command}" on device ${d}; ${hint}.`, origin);
+  throw commandNotFound(d, command, origin);
 }
 
 function invalid(origin: string, description: string): InstrumentError {

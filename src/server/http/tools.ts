@@ -1,6 +1,6 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { ATTRIBUTES, COMMANDS, type AttributeSpec, type CommandSpec, type DeviceName } from '../../protocol/commands.js';
-import { OPTIONAL_ARGUMENT, schemaOfType, tangoClass } from './arguments.js';
+import { ATTRIBUTES, COMMANDS, tangoClass, type AttributeSpec, type CommandSpec, type DeviceName } from '../../protocol/commands.js';
+import { OPTIONAL_ARGUMENT, schemaOfType } from './arguments.js';
 import { DEFAULT_MAX_VALUES, MAX_MAX_VALUES } from './serialization.js';
 
 /**

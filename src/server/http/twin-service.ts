@@ -1,8 +1,8 @@
 import type { Observable } from 'rxjs';
-import { DEVICES, type DeviceName } from '../../protocol/commands.js';
+import { DEVICES, tangoClass, type DeviceName } from '../../protocol/commands.js';
 import { InstrumentError, shown, type AttributeWrite, type CommandOutcome, type CommandRequest, type DataRecord, type Instrument } from '../../protocol/instrument.js';
 import type { InstrumentTelemetry } from '../../twin/index.js';
-import { checkArgument, lookupCommand, tangoClass } from './arguments.js';
+import { checkArgument, lookupCommand } from './arguments.js';
 import { BeamQueue, type Holder } from './beam-queue.js';
 
 /** What the service needs of a twin: an adapter per client, the state snapshot, the telemetry. */

@@ -1,4 +1,4 @@
-import { COMMANDS, findCommand, type DeviceName } from '../../protocol/commands.js';
+import { commandNotFound, findCommand, type DeviceName } from '../../protocol/commands.js';
 import { InstrumentError } from '../../protocol/instrument.js';
 import { finiteNumber, inRange, integer, invalid, noArgument, numberArray, text, textArray } from './args.js';
 import type { ScanDetector } from './acquisition.js';
@@ -26,10 +26,6 @@ export const LIMITS = {
 export const HIGH_TENSION_V = 200_000;
 const COLUMN_VACUUM_Pa = 2e-6;
 
-/** The Tango class name used in errors, tools and telemetry: the instrument device is the DigitalTwin. */
-export function tangoClass(device: DeviceName): string {
-  return device === 'instrument' ? 'DigitalTwin' : device;
-}
 
 /** Refuses a command that needs electrons on the specimen while the column cannot deliver them. */
 export function requireBeam(ctx: PlanContext): void {
@@ -259,9 +255,5 @@ const HANDLERS: Partial<Record<DeviceName, Record<string, CommandHandler>>> = { 
 export function commandHandler(device: DeviceName, command: string, origin: string): CommandHandler {
   const handler = findCommand(device, command) ? HANDLERS[device]?.[command] : undefined;
   if (handler) return handler;
-  const elsewhere = COMMANDS.find((c) => c.name === command);
-  const hint = elsewhere
-    ? `it is a command of the ${elsewhere.device} device (pass device "${elsewhere.device}")`
-    : `${tangoClass(device)} commands: ${COMMANDS.filter((c) => c.device === device).map((c) => c.name).join(', ') || '(none)'}`;
-  throw new InstrumentError('API_CommandNotFound', `no command "${command}" on device ${device}; ${hint}.`, origin);
+  throw commandNotFound(device, command, origin);
 }

@@ -1,5 +1,5 @@
 import { Resource, type Simulation, type TelemetryBus } from '../../events/index.js';
-import { DEVICES, type DeviceName } from '../../protocol/commands.js';
+import { DEVICES, tangoClass, type DeviceName } from '../../protocol/commands.js';
 import type { ClockPacing, TwinEndpoint } from '../../protocol/in-process.js';
 import { InstrumentError, type AttributeWrite, type CommandOutcome, type CommandRequest, type DataRecord } from '../../protocol/instrument.js';
 import type { Rng } from '../../protocol/random.js';
@@ -7,7 +7,7 @@ import type { InstrumentSpec } from '../../protocol/scenario.js';
 import type { Breakdown } from '../../protocol/timing.js';
 import type { Specimen } from '../types.js';
 import { Acquisitions } from './acquisition.js';
-import { commandHandler, tangoClass } from './commands.js';
+import { commandHandler } from './commands.js';
 import { DataStore } from './data-store.js';
 import { breakdownTotal_s, LatencyModel } from './latency.js';
 import type { Plan, PlanContext } from './plan.js';
