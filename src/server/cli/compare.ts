@@ -135,11 +135,20 @@ function describeComparison(c: { scenario: string; runs: number; seeds: number[]
   for (const p of c.paired) {
     lines.push(
       '',
-      `${p.policy} against ${p.against}, seed by seed (medians): reaches ${p.against}'s final error ${p.speedup_to_their_final_error.median.toFixed(2)}x sooner; ` +
-        `at the end of ${p.policy}'s campaign, ${p.against}'s error is ${p.error_ratio_at_equal_time.median.toFixed(2)}x ${p.policy}'s`,
+      `${p.policy} against ${p.against}, seed by seed (medians): reaches ${p.against}'s final error ${readableRatio(p.speedup_to_their_final_error.median, 'sooner', 'later')}; ` +
+        `at the end of ${p.policy}'s campaign, its error is ${readableRatio(p.error_ratio_at_equal_time.median, 'lower', 'higher')} than ${p.against}'s`,
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * A ratio as people read it: always >= 1, with the direction in words ("1.05x later", not
+ * "0.95x sooner"). `ratio` is how many times better the first policy is (theirs / ours).
+ */
+export function readableRatio(ratio: number, better: string, worse: string): string {
+  if (!Number.isFinite(ratio) || ratio <= 0) return 'n/a';
+  return ratio >= 1 ? `${ratio.toFixed(2)}x ${better}` : `${(1 / ratio).toFixed(2)}x ${worse}`;
 }
 
 export function run(argv: string[]): Promise<number> {
