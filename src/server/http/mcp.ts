@@ -9,7 +9,7 @@ import type { DeviceName } from '../../protocol/commands.js';
 import { InstrumentError, shown, type CommandOutcome } from '../../protocol/instrument.js';
 import { AccessPolicy, bearerToken, type Access } from './auth.js';
 import { clientIdHeader } from './clients.js';
-import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, MAX_MAX_VALUES, toWire, type ErrorBody } from './serialization.js';
+import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, MAX_MAX_VALUES, nestsTooDeep, tooDeep, toWire, type ErrorBody } from './serialization.js';
 import { exportedDevices, TOOL_CATALOGUE, type ToolEntry } from './tools.js';
 import type { TwinService } from './twin-service.js';
 
@@ -190,6 +190,8 @@ export async function callTool(service: TwinService, name: string, rawArgs: unkn
     }
     if (rawArgs !== undefined && (typeof rawArgs !== 'object' || rawArgs === null || Array.isArray(rawArgs))) throw invalid(name, `arguments must be an object, got ${shown(rawArgs)}`);
     const args = (rawArgs ?? {}) as Record<string, unknown>;
+    // Before anything recursive (checks print values) meets an argument.
+    for (const [k, v] of Object.entries(args)) if (nestsTooDeep(v)) throw tooDeep(k.slice(0, 50), name);
     checkArgumentNames(entry, args);
     const action = entry.action;
     switch (action.kind) {

@@ -11,16 +11,41 @@ export const DEFAULT_MAX_VALUES = 64;
 /** Enough for the largest acquisition (a 4096 x 4096 frame). */
 export const MAX_MAX_VALUES = 4096 * 4096;
 
-/** A value as plain JSON: typed arrays to arrays, NaN and infinities to null, undefined fields dropped, recursively. */
-export function toWire(value: unknown): unknown {
+/**
+ * How deeply a value may nest (objects and arrays). Instrument values are flat (numbers, short
+ * lists); anything deeper is refused at the boundary, and toWire refuses it too, so no recursion
+ * of ours ever meets a value deep enough to exhaust the stack.
+ */
+export const MAX_DEPTH = 32;
+
+/** Thrown for a value nested deeper than MAX_DEPTH; `field` names where it was found. */
+export function tooDeep(field: string, origin = field): InstrumentError {
+  return new InstrumentError('API_InvalidArgument', `${field}: nested deeper than ${MAX_DEPTH} levels`, origin);
+}
+
+/** Whether `value` nests deeper than MAX_DEPTH; iterative, so any depth is safe to ask about. */
+export function nestsTooDeep(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
+    if (depth >= MAX_DEPTH) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** A value as plain JSON: typed arrays to arrays, NaN and infinities to null, undefined fields dropped, recursively (at most MAX_DEPTH deep). */
+export function toWire(value: unknown, depth = 0): unknown {
   if (value === undefined) return null;
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   if (value === null || typeof value !== 'object') return value;
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return numbersToWire(value as unknown as ArrayLike<number>, Infinity);
-  if (Array.isArray(value)) return value.map(toWire);
+  if (depth >= MAX_DEPTH) throw tooDeep('value');
+  if (Array.isArray(value)) return value.map((v) => toWire(v, depth + 1));
   const out: Record<string, unknown> = {};
   // As JSON does: absent rather than null.
-  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toWire(v);
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toWire(v, depth + 1);
   return out;
 }
 

@@ -6,7 +6,7 @@ import type { InstrumentTelemetry } from '../../twin/index.js';
 import type { AccessPolicy, Access } from './auth.js';
 import { bearerToken } from './auth.js';
 import { clientIdHeader } from './clients.js';
-import { toWire } from './serialization.js';
+import { errorBody, toWire } from './serialization.js';
 import type { TwinService } from './twin-service.js';
 
 /**
@@ -121,9 +121,15 @@ export function attachTelemetry(httpServer: HttpServer, opts: TelemetryOptions):
   const enrich = telemetryEnricher();
   const subscriptions: Subscription[] = [
     service.telemetry$.subscribe((record) => {
-      // Encoding costs even with no sockets; skip it when nobody listens.
-      const wire = enrich(record, io.engine.clientsCount > 0);
-      if (wire) io.emit('telemetry', wire);
+      // A throw here would reach rxjs's unhandled-error path and kill the process: one record
+      // that cannot be encoded is reported to subscribers in its place instead.
+      try {
+        // Encoding costs even with no sockets; skip it when nobody listens.
+        const wire = enrich(record, io.engine.clientsCount > 0);
+        if (wire) io.emit('telemetry', wire);
+      } catch (e) {
+        io.emit('telemetry', { type: 'unencodable', t_s: Number.isFinite(record.t_s) ? record.t_s : null, record_type: record.type, ...errorBody(e) });
+      }
     }),
     service.queue.holder$.subscribe((holder) => io.emit('holder', { holder, queued: service.queue.queued })),
   ];

@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { io as connect, type Socket } from 'socket.io-client';
+import type { RunningServer } from '../../src/server/http/server.js';
+import { MAX_DEPTH, toWire } from '../../src/server/http/serialization.js';
+import { http, serve } from './server-fixtures.js';
+
+/** Requests that once killed or froze the server (issue 8): each must be refused clearly, the server staying up. */
+
+/** JSON text nesting `depth` arrays around `inner` (built as text: no recursion needed to make it). */
+export const deepJson = (depth: number, inner = '0') => '['.repeat(depth) + inner + ']'.repeat(depth);
+
+const open: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+async function withTelemetryClient(): Promise<{ server: RunningServer; socket: Socket }> {
+  const server = await serve();
+  open.push(server);
+  const socket = connect(server.socketUrl, { path: '/socket.io', transports: ['websocket'], reconnection: false });
+  open.push({ close: () => socket.close() });
+  await new Promise<void>((resolve) => socket.once('hello', () => resolve()));
+  return { server, socket };
+}
+
+const MCP_HEADERS = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+
+/** A raw MCP session (the SDK client cannot even encode the values these tests send): post(text) sends one JSON-RPC body. */
+async function rawMcp(server: RunningServer): Promise<{ post(body: string): Promise<{ status: number; body: any }> }> {
+  const init = await fetch(server.mcpUrl, {
+    method: 'POST',
+    headers: MCP_HEADERS,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+  });
+  const session = init.headers.get('mcp-session-id')!;
+  await init.text();
+  const headers = { ...MCP_HEADERS, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' };
+  await fetch(server.mcpUrl, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) }).then((r) => r.text());
+  return {
+    post: async (body) => {
+      const r = await fetch(server.mcpUrl, { method: 'POST', headers, body });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : undefined };
+    },
+  };
+}
+
+/** A tools/call body with `args` given as JSON text. */
+const toolCall = (id: number, name: string, argsJson: string) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${name}","arguments":${argsJson}}}`;
+const toolErrorOf = (reply: { body: any }) => JSON.parse(reply.body.result.content[0].text);
+
+describe('over-deep values are refused at the boundary, naming the field', () => {
+  it('REST attribute write 3000 levels deep, a telemetry client connected: 400, server up, state unchanged', async () => {
+    const { server } = await withTelemetryClient();
+    const before = server.twin.twin.state;
+    const r = await http(server, 'PUT', '/api/devices/STAGE/attributes/position', `{"value":${deepJson(3000)}}`);
+    expect(r.status).toBe(400);
+    expect(r.body.description).toBe(`position: nested deeper than ${MAX_DEPTH} levels`);
+    expect(JSON.stringify(r.body)).not.toContain('    at ');
+    expect((await http(server, 'GET', '/api/state')).status).toBe(200);
+    expect(server.twin.twin.state).toBe(before);
+  });
+
+  it('MCP write_attribute 9000 levels deep: a tool error naming the field', async () => {
+    const { server } = await withTelemetryClient();
+    const mcp = await rawMcp(server);
+    const r = await mcp.post(toolCall(1, 'SCAN_write_attribute', `{"attribute":"dwell_time","value":${deepJson(9000)}}`));
+    expect(toolErrorOf(r).description).toBe(`value: nested deeper than ${MAX_DEPTH} levels`);
+    expect((await http(server, 'GET', '/api/state')).status).toBe(200);
+  });
+
+  it('REST command arguments 5000 levels deep: 400 naming args, not 500', async () => {
+    const { server } = await withTelemetryClient();
+    const r = await http(server, 'POST', '/api/commands', `{"command":"move_stage","args":${deepJson(5000)}}`);
+    expect(r.status).toBe(400);
+    expect(r.body.description).toBe(`args: nested deeper than ${MAX_DEPTH} levels`);
+  });
+
+  it('MCP command arguments 5000 levels deep: a tool error naming arg', async () => {
+    const server = await serve();
+    open.push(server);
+    const mcp = await rawMcp(server);
+    const r = await mcp.post(toolCall(1, 'DigitalTwin_move_stage', `{"arg":${deepJson(5000)}}`));
+    expect(toolErrorOf(r).description).toBe(`arg: nested deeper than ${MAX_DEPTH} levels`);
+  });
+
+  it('a value just within MAX_DEPTH is judged by the command, not by depth', async () => {
+    const server = await serve();
+    open.push(server);
+    const r = await http(server, 'POST', '/api/commands', `{"command":"move_stage","args":${deepJson(MAX_DEPTH - 1)}}`);
+    expect(r.status).toBe(400);
+    expect(r.body.description).not.toContain('nested deeper');
+  });
+});
+
+describe('toWire never overflows the stack', () => {
+  it('refuses a value deeper than MAX_DEPTH with an InstrumentError naming the limit, not a RangeError', () => {
+    expect(() => toWire(JSON.parse(deepJson(10_000)))).toThrow(`nested deeper than ${MAX_DEPTH} levels`);
+    expect(toWire(JSON.parse(deepJson(MAX_DEPTH - 1)))).toEqual(JSON.parse(deepJson(MAX_DEPTH - 1)));
+  });
+});
