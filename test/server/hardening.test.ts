@@ -99,3 +99,45 @@ describe('toWire never overflows the stack', () => {
     expect(toWire(JSON.parse(deepJson(MAX_DEPTH - 1)))).toEqual(JSON.parse(deepJson(MAX_DEPTH - 1)));
   });
 });
+
+describe('bodies JSON.parse would take silently', () => {
+  it('a duplicated key is refused with 400 naming the key', async () => {
+    const server = await serve();
+    open.push(server);
+    const r = await http(server, 'POST', '/api/commands', '{"command":"move_stage","args":[0,0,0,0,0],"args":[1e-6,0,0,0,0]}');
+    expect(r.status).toBe(400);
+    expect(r.body.description).toContain('"args" appears twice');
+    expect((await http(server, 'PUT', '/api/devices/SCAN/attributes/dwell_time', '{"value":{"a":1,"b":{"a":2},"a":3}}')).body.description).toContain('"a" appears twice');
+  });
+
+  it('the same key in sibling objects is fine', async () => {
+    const server = await serve();
+    open.push(server);
+    const r = await http(server, 'POST', '/api/commands', '{"command":"get_fov","args":null}');
+    expect(r.status).toBe(200);
+  });
+
+  it('a __proto__ key is refused naming __proto__ as forbidden, not as invalid JSON', async () => {
+    const server = await serve();
+    open.push(server);
+    const r = await http(server, 'POST', '/api/commands', '{"command":"get_fov","__proto__":{"x":1}}');
+    expect(r.status).toBe(400);
+    expect(r.body.description).toContain('"__proto__" is forbidden');
+    expect(r.body.description).not.toContain('not valid JSON');
+  });
+
+  it('a text/plain body is 415 naming application/json', async () => {
+    const server = await serve();
+    open.push(server);
+    const r = await http(server, 'POST', '/api/commands', '{"command":"get_fov"}', { 'content-type': 'text/plain' });
+    expect(r.status).toBe(415);
+    expect(r.body.reason).toBe('UnsupportedMediaType');
+    expect(r.body.description).toContain('application/json');
+  });
+
+  it('application/json with a charset still parses', async () => {
+    const server = await serve();
+    open.push(server);
+    expect((await http(server, 'POST', '/api/commands', '{"command":"get_fov"}', { 'content-type': 'application/json; charset=utf-8' })).status).toBe(200);
+  });
+});
