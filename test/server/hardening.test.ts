@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { RunningServer } from '../../src/server/http/server.js';
 import { MAX_DEPTH, toWire } from '../../src/server/http/serialization.js';
-import { http, serve } from './server-fixtures.js';
+import { http, serve, smallScenario } from './server-fixtures.js';
 
 /** Requests that once killed or froze the server (issue 8): each must be refused clearly, the server staying up. */
 
@@ -139,5 +139,38 @@ describe('bodies JSON.parse would take silently', () => {
     const server = await serve();
     open.push(server);
     expect((await http(server, 'POST', '/api/commands', '{"command":"get_fov"}', { 'content-type': 'application/json; charset=utf-8' })).status).toBe(200);
+  });
+});
+
+describe('duplicate in-flight JSON-RPC ids in one MCP session', () => {
+  it('the second request is refused with -32600 naming the id, before its command runs; the first is answered', async () => {
+    // Paced, with a 1 s command overhead, so the first call is surely still running when the second arrives.
+    const server = await serve({ speed: 1, scenario: smallScenario({ instrument: { control_overhead_s: { min: 1, max: 1 } } }) });
+    open.push(server);
+    const socket = connect(server.socketUrl, { path: '/socket.io', transports: ['websocket'], reconnection: false });
+    open.push({ close: () => socket.close() });
+    const starts: unknown[] = [];
+    const started = new Promise<void>((resolve) =>
+      socket.on('telemetry', (e: { type: string }) => {
+        if (e.type !== 'command-start') return;
+        starts.push(e);
+        resolve();
+      }),
+    );
+    await new Promise<void>((resolve) => socket.once('hello', () => resolve()));
+    const mcp = await rawMcp(server);
+    const first = mcp.post(toolCall(7, 'DigitalTwin_get_fov', '{}'));
+    await started;
+    const second = await mcp.post(toolCall(7, 'DigitalTwin_get_fov', '{}'));
+    expect(second.status).toBe(400);
+    expect(second.body.error.code).toBe(-32600);
+    expect(second.body.error.message).toContain('id 7');
+    expect(second.body.id).toBe(7);
+    const answered = await first;
+    expect(answered.body.id).toBe(7);
+    expect(answered.body.result.isError).toBeFalsy();
+    expect(starts).toHaveLength(1);
+    // Once answered, the id may be used again.
+    expect((await mcp.post(toolCall(7, 'DigitalTwin_get_fov', '{}'))).body.result.isError).toBeFalsy();
   });
 });

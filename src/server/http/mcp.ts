@@ -31,6 +31,8 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   server: McpServer;
   lastSeen_ms: number;
+  /** Ids of this session's requests not yet answered, as JSON (1 and "1" are different ids). */
+  inFlight: Set<string>;
 }
 
 const TOOLS = [...TOOL_CATALOGUE.values()].map((e) => e.tool);
@@ -64,6 +66,7 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
     const session: Session = {
       server,
       lastSeen_ms: Date.now(),
+      inFlight: new Set(),
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         // Plain JSON replies: a tool call is one request and one answer, and JSON is cheaper than SSE.
@@ -103,6 +106,19 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
     }
     session.lastSeen_ms = Date.now();
 
+    // The transport answers by id: a second request with an in-flight id would run and never be
+    // answered (its reply goes to the first). Refuse it before anything runs.
+    const ids = requestIds(request.body);
+    const duplicate = ids.find((id, i) => session.inFlight.has(id) || ids.indexOf(id) !== i);
+    if (duplicate !== undefined) {
+      return void reply.code(400).send({ jsonrpc: '2.0', error: { code: -32600, message: `Invalid Request: id ${duplicate.slice(0, 100)} is already in flight in this session; use a fresh id per request.` }, id: JSON.parse(duplicate) });
+    }
+    for (const id of ids) session.inFlight.add(id);
+    const owner = session;
+    reply.raw.once('close', () => {
+      for (const id of ids) owner.inFlight.delete(id);
+    });
+
     const clientInfo = session.server.server.getClientVersion();
     const client =
       clientIdHeader(request.headers) ?? `mcp:${clientInfo?.name ?? 'client'}:${(session.transport.sessionId ?? 'new').slice(0, 8)}`;
@@ -136,6 +152,18 @@ interface CallerInfo {
   client: string;
   access: Access;
   [k: string]: unknown;
+}
+
+/** The ids (as JSON) of the JSON-RPC requests in a body, one message or a batch; notifications and responses have none. */
+function requestIds(body: unknown): string[] {
+  const messages = Array.isArray(body) ? body : [body];
+  const ids: string[] = [];
+  for (const m of messages) {
+    if (typeof m !== 'object' || m === null || typeof (m as { method?: unknown }).method !== 'string') continue;
+    const id = (m as { id?: unknown }).id;
+    if (typeof id === 'string' || typeof id === 'number') ids.push(JSON.stringify(id));
+  }
+  return ids;
 }
 
 function jsonRpcError(code: number, message: string): object {
