@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { RunningServer } from '../../src/server/http/server.js';
-import { MAX_DEPTH, toWire } from '../../src/server/http/serialization.js';
+import { MAX_DEPTH, MAX_MAX_VALUES, toWire } from '../../src/server/http/serialization.js';
 import { http, serve, smallScenario } from './server-fixtures.js';
 
 /** Requests that once killed or froze the server (issue 8): each must be refused clearly, the server staying up. */
@@ -172,5 +172,35 @@ describe('duplicate in-flight JSON-RPC ids in one MCP session', () => {
     expect(starts).toHaveLength(1);
     // Once answered, the id may be used again.
     expect((await mcp.post(toolCall(7, 'DigitalTwin_get_fov', '{}'))).body.result.isError).toBeFalsy();
+  });
+});
+
+describe('whole-array reads', () => {
+  it('JSON previews stop at MAX_MAX_VALUES (400 naming max_values and the limit, REST and MCP); whole arrays stream as binary', async () => {
+    const server = await serve();
+    open.push(server);
+    expect((await http(server, 'PUT', '/api/devices/SCAN/attributes/imsize', { value: 300 })).status).toBe(200);
+    const key = (await http(server, 'POST', '/api/commands', { command: 'acquire_scanned_image', args: ['haadf'] })).body.value as string;
+
+    const huge = await http(server, 'GET', `/api/data/${key}?max_values=${4096 * 4096}`);
+    expect(huge.status).toBe(400);
+    expect(huge.body.description).toContain('max_values');
+    expect(huge.body.description).toContain(String(MAX_MAX_VALUES));
+    const mcp = await rawMcp(server);
+    const viaMcp = toolErrorOf(await mcp.post(toolCall(1, 'get_data_from_key', JSON.stringify({ key, max_values: 4096 * 4096 }))));
+    expect(viaMcp.description).toContain(`max_values must be a whole number from 0 to ${MAX_MAX_VALUES}`);
+
+    const raw = await fetch(`${server.restUrl}/data/${key}/raw?dataset=image/HAADF`);
+    expect(raw.status).toBe(200);
+    expect(raw.headers.get('content-type')).toBe('application/octet-stream');
+    expect(raw.headers.get('x-shape')).toBe('300,300');
+    expect(raw.headers.get('x-dtype')).toBe('float64');
+    const bytes = Buffer.from(await raw.arrayBuffer());
+    const values = Array.from({ length: bytes.length / 8 }, (_, i) => bytes.readDoubleLE(i * 8));
+    expect(values).toEqual(Array.from(server.twin.twin.data.get(key)!.datasets[0]!.values));
+
+    const missing = await http(server, 'GET', `/api/data/${key}/raw?dataset=nope`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.description).toContain('image/HAADF');
   });
 });

@@ -241,7 +241,7 @@ export async function callTool(service: TwinService, name: string, rawArgs: unkn
         if (typeof args.key !== 'string') throw invalid(name, `key must be a string, got ${shown(args.key)}`);
         const max = args.max_values ?? DEFAULT_MAX_VALUES;
         if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > MAX_MAX_VALUES) {
-          throw invalid(name, `max_values must be a whole number from 0 to ${MAX_MAX_VALUES}, got ${shown(max)}`);
+          throw invalid(name, `max_values must be a whole number from 0 to ${MAX_MAX_VALUES}, got ${shown(max)}; whole arrays: GET /api/data/<key>/raw (binary)`);
         }
         const record = dataRecordToWire(await service.getData(args.key), max);
         return { content: [{ type: 'text', text: JSON.stringify(record) }], structuredContent: record as unknown as Record<string, unknown> };

@@ -1,4 +1,6 @@
-import { InstrumentError, type DataRecord } from '../../protocol/instrument.js';
+import { endianness } from 'node:os';
+import { Readable } from 'node:stream';
+import { InstrumentError, type DataRecord, type DatasetRecord } from '../../protocol/instrument.js';
 
 /**
  * Wire forms shared by the MCP and REST surfaces: JSON-safe values (typed arrays become lists,
@@ -8,8 +10,12 @@ import { InstrumentError, type DataRecord } from '../../protocol/instrument.js';
 
 /** The bridge's default preview length for get_data_from_key. */
 export const DEFAULT_MAX_VALUES = 64;
-/** Enough for the largest acquisition (a 4096 x 4096 frame). */
-export const MAX_MAX_VALUES = 4096 * 4096;
+/**
+ * The longest JSON preview: a JSON array is built in one piece on the event loop, so a whole
+ * 4096 x 4096 frame would stall every client for seconds (or exhaust the heap). Whole arrays are
+ * streamed as binary by GET /api/data/:key/raw instead.
+ */
+export const MAX_MAX_VALUES = 65_536;
 
 /**
  * How deeply a value may nest (objects and arrays). Instrument values are flat (numbers, short
@@ -108,4 +114,26 @@ export function errorBody(e: unknown): ErrorBody {
 
 export function isErrorBody(v: unknown): v is ErrorBody {
   return typeof v === 'object' && v !== null && typeof (v as ErrorBody).reason === 'string' && typeof (v as ErrorBody).description === 'string';
+}
+
+/** Bytes per chunk of a streamed array: small enough that other clients are served between chunks. */
+const RAW_CHUNK_BYTES = 1 << 20;
+
+/**
+ * A dataset's values as a stream of little-endian float64 (as the twin holds them), a chunk at a
+ * time with a macrotask between chunks, so a 128 MiB frame never holds the event loop; the
+ * stream is pulled, so a slow reader is not buffered for (backpressure).
+ */
+export function rawValuesStream(d: DatasetRecord): Readable {
+  const v = d.values;
+  const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (let at = 0; at < bytes.length; at += RAW_CHUNK_BYTES) {
+      const chunk = bytes.subarray(at, at + RAW_CHUNK_BYTES);
+      // Typed arrays are in the host's byte order; the wire's is little-endian.
+      yield endianness() === 'LE' ? chunk : Buffer.from(chunk).swap64();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false });
 }
