@@ -204,3 +204,22 @@ describe('whole-array reads', () => {
     expect(missing.body.description).toContain('image/HAADF');
   });
 });
+
+describe('refused commands report the instrument time they cost', () => {
+  it('REST error bodies and MCP _meta carry start_s, end_s and breakdown_s', async () => {
+    const server = await serve();
+    open.push(server);
+    const r = await http(server, 'POST', '/api/commands', { command: 'move_stage', args: [1, 0, 0, 0, 0] });
+    expect(r.status).toBe(400);
+    expect(r.body.end_s).toBeGreaterThan(r.body.start_s);
+    expect(r.body.breakdown_s.control_overhead).toBeCloseTo(r.body.end_s - r.body.start_s, 12);
+    const mcp = await rawMcp(server);
+    const viaMcp = await mcp.post(toolCall(1, 'DigitalTwin_move_stage', '{"arg":[1,0,0,0,0]}'));
+    expect(viaMcp.body.result.isError).toBe(true);
+    expect(viaMcp.body.result._meta.start_s).toBeGreaterThanOrEqual(r.body.end_s);
+    expect(viaMcp.body.result._meta.end_s).toBeGreaterThan(viaMcp.body.result._meta.start_s);
+    // A shape refused at the boundary costs nothing, and says so by carrying no timing.
+    const shape = await http(server, 'POST', '/api/commands', { command: 'move_stage', args: 'x' });
+    expect(shape.body.start_s).toBeUndefined();
+  });
+});

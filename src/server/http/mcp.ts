@@ -9,7 +9,7 @@ import type { DeviceName } from '../../protocol/commands.js';
 import { InstrumentError, shown, type CommandOutcome } from '../../protocol/instrument.js';
 import { AccessPolicy, bearerToken, type Access } from './auth.js';
 import { clientIdHeader } from './clients.js';
-import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, MAX_MAX_VALUES, nestsTooDeep, tooDeep, toWire, type ErrorBody } from './serialization.js';
+import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, errorTiming, MAX_MAX_VALUES, nestsTooDeep, tooDeep, toWire, type ErrorBody } from './serialization.js';
 import { exportedDevices, TOOL_CATALOGUE, type ToolEntry } from './tools.js';
 import type { TwinService } from './twin-service.js';
 
@@ -183,8 +183,9 @@ function ok(result: unknown, timing?: CommandOutcome): CallToolResult {
  * A tool error: the JSON {reason, description, origin} as text. Not as structuredContent: the SDK
  * client checks any structuredContent against the tool's output schema, errors included.
  */
-function failed(body: ErrorBody): CallToolResult {
-  return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }] };
+function failed(e: unknown): CallToolResult {
+  const timing = errorTiming(e);
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify(errorBody(e)) }], ...(timing ? { _meta: timing } : {}) };
 }
 
 function invalid(tool: string, description: string): InstrumentError {
@@ -248,7 +249,7 @@ export async function callTool(service: TwinService, name: string, rawArgs: unkn
       }
     }
   } catch (e) {
-    return failed(errorBody(e));
+    return failed(e);
   }
 }
 

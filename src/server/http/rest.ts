@@ -6,7 +6,7 @@ import { lookupCommand } from './arguments.js';
 import { AccessPolicy, bearerToken, type Access } from './auth.js';
 import { restClientId } from './clients.js';
 import { describeError } from './errors.js';
-import { DEFAULT_MAX_VALUES, dataRecordToWire, MAX_MAX_VALUES, rawValuesStream, toWire } from './serialization.js';
+import { DEFAULT_MAX_VALUES, dataRecordToWire, errorTiming, MAX_MAX_VALUES, rawValuesStream, toWire } from './serialization.js';
 import { commandToolName, DATA_RECORD_SCHEMA, exportedDevices } from './tools.js';
 import type { TwinService } from './twin-service.js';
 
@@ -27,7 +27,8 @@ export const REST_ROUTES = [
 
 const ERROR = {
   type: 'object',
-  properties: { reason: { type: 'string' }, description: { type: 'string' }, origin: { type: 'string' } },
+  // start_s, end_s, breakdown_s: on a command refused after it cost instrument time.
+  properties: { reason: { type: 'string' }, description: { type: 'string' }, origin: { type: 'string' }, start_s: { type: 'number' }, end_s: { type: 'number' }, breakdown_s: { type: 'object', additionalProperties: { type: 'number' } } },
   required: ['reason', 'description'],
 };
 const ERRORS = { 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 413: ERROR, 415: ERROR, 423: ERROR, 503: ERROR };
@@ -76,7 +77,7 @@ export function registerRest(app: FastifyInstance, opts: RestOptions): void {
 
   async function fail(reply: FastifyReply, e: unknown): Promise<void> {
     const { status, body } = describeError(e);
-    await reply.code(status).send(body);
+    await reply.code(status).send({ ...body, ...errorTiming(e) });
   }
 
   const client = (request: FastifyRequest) => restClientId(request.headers, request.socket.remoteAddress);

@@ -105,6 +105,13 @@ export interface ErrorBody {
   origin?: string;
 }
 
+/** The virtual time a refused command cost (as success replies carry it), or undefined when it cost none. */
+export function errorTiming(e: unknown): { start_s: number; end_s: number; breakdown_s: Record<string, number> } | undefined {
+  if (!(e instanceof InstrumentError) || !e.timing) return undefined;
+  const { start_s, end_s, breakdown_s } = e.timing;
+  return { start_s, end_s, breakdown_s: { ...breakdown_s } as Record<string, number> };
+}
+
 /** Any thrown value as `{reason, description}`; unexpected errors keep their message but no stack. */
 export function errorBody(e: unknown): ErrorBody {
   if (e instanceof InstrumentError) return e.toJSON();
