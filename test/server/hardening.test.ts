@@ -64,6 +64,20 @@ describe('over-deep values are refused at the boundary, naming the field', () =>
   });
 });
 
+describe('telemetry survives a record it cannot encode', () => {
+  it('a record nested too deep reaches subscribers as "unencodable"; the server stays up and later records flow', async () => {
+    const { server, socket } = await withTelemetryClient();
+    const got: { type: string; description?: string }[] = [];
+    socket.on('telemetry', (e) => got.push(e));
+    // Past the boundary's checks (as a bug in the twin might): straight onto the bus.
+    server.twin.telemetry.emit({ type: 'acquisition', t_s: 1, key: JSON.parse(deepJson(10_000)), kind: 'image' } as never);
+    expect((await http(server, 'POST', '/api/commands', { command: 'get_fov' })).status).toBe(200);
+    await new Promise<void>((resolve) => (got.some((e) => e.type === 'command-end') ? resolve() : socket.on('telemetry', (e) => e.type === 'command-end' && resolve())));
+    expect(got[0]).toMatchObject({ type: 'unencodable', record_type: 'acquisition', reason: 'API_InvalidArgument' });
+    expect(got[0]!.description).toContain('nested deeper');
+  });
+});
+
 describe('toWire never overflows the stack', () => {
   it('refuses a value deeper than MAX_DEPTH with an InstrumentError naming the limit, not a RangeError', () => {
     expect(() => toWire(JSON.parse(deepJson(10_000)))).toThrow(`nested deeper than ${MAX_DEPTH} levels`);

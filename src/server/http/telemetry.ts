@@ -115,7 +115,13 @@ export function attachTelemetry(httpServer: HttpServer, opts: TelemetryOptions):
       socket.broadcast.emit('campaign', { from: data.client, received_ms: Date.now(), event });
       reply({ ok: true });
     });
-    socket.emit('hello', { ...(await service.view().then((v) => ({ ...v, state: toWire(v.state) }))), speed: opts.speed });
+    try {
+      const view = await service.view();
+      socket.emit('hello', { ...view, state: toWire(view.state), speed: opts.speed });
+    } catch {
+      // A rejection here would be unhandled (and end the process); without its snapshot the socket is of no use.
+      socket.disconnect(true);
+    }
   });
 
   const enrich = telemetryEnricher();
