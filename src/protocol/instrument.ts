@@ -60,6 +60,9 @@ export interface CommandOutcome<T = unknown> {
  * person can act on. The instrument's state is unchanged when this is thrown.
  */
 export class InstrumentError extends Error {
+  /** For a command the instrument refused after spending time on it: when, as a success reports it. */
+  timing?: Omit<CommandOutcome, 'value'>;
+
   constructor(
     /** e.g. "API_InvalidArgument", "API_CommandNotFound", "OutOfRange", "BeamShiftRange". */
     readonly reason: string,

@@ -24,7 +24,11 @@ export interface RemoteOptions {
   timeout_ms?: number;
 }
 
-/** Asks for whole arrays: the largest acquisition is a 4096 x 4096 frame. */
+/**
+ * Asks for whole arrays (the largest acquisition is a 4096 x 4096 frame), or as much as the tool's
+ * schema allows; a served twin caps JSON previews, and its longer datasets are read as binary
+ * from GET /api/data/<key>/raw.
+ */
 const WHOLE_ARRAYS = 4096 * 4096;
 const INSTRUMENT_CLASSES = ['DigitalTwin', 'AutoScriptMicroscope', 'JEOL', 'ElectronMicroscope'];
 const DEVICE_PREFIXES = new Set<string>(DEVICES.filter((d) => d !== 'instrument'));
@@ -56,7 +60,7 @@ export async function connectRemoteInstrument(url: string, opts: RemoteOptions =
       tools.push(...page.tools);
       cursor = page.nextCursor;
     } while (cursor);
-    return new RemoteInstrument(url, client, transport, tools, connectedAt_ms, opts.timeout_ms ?? 3_600_000);
+    return new RemoteInstrument(url, client, transport, tools, connectedAt_ms, opts.timeout_ms ?? 3_600_000, headers);
   } catch (e) {
     await client.close().catch(() => undefined);
     throw connectionError(e, url);
@@ -101,6 +105,7 @@ class RemoteInstrument implements Instrument {
     tools: Tool[],
     private readonly connectedAt_ms: number,
     private readonly timeout_ms: number,
+    private readonly headers: Record<string, string>,
   ) {
     this.name = `mcp ${url}`;
     this.byName = new Map(tools.map((t) => [t.name, t]));
@@ -138,8 +143,22 @@ class RemoteInstrument implements Instrument {
   async getData(key: string): Promise<DataRecord> {
     const origin = 'DATA.get_data_from_key';
     if (!this.byName.has('get_data_from_key')) throw new InstrumentError('API_CommandNotFound', `the server at ${this.url} publishes no get_data_from_key tool.`, origin);
-    const result = await this.call('get_data_from_key', { key, max_values: WHOLE_ARRAYS }, origin);
-    return toDataRecord(resultObject(result), key);
+    const schemaMax = (this.byName.get('get_data_from_key')!.inputSchema.properties?.max_values as { maximum?: unknown } | undefined)?.maximum;
+    const max_values = typeof schemaMax === 'number' ? Math.min(schemaMax, WHOLE_ARRAYS) : WHOLE_ARRAYS;
+    const result = await this.call('get_data_from_key', { key, max_values }, origin);
+    return toDataRecord(resultObject(result), key, (name, size) => this.rawValues(key, name, size));
+  }
+
+  /** A dataset too long for a JSON preview, as the served twin streams it: little-endian float64. */
+  private async rawValues(key: string, dataset: string, size: number): Promise<Float64Array | undefined> {
+    const url = new URL(`/api/data/${encodeURIComponent(key)}/raw?dataset=${encodeURIComponent(dataset)}`, this.url);
+    const res = await fetch(url, { headers: this.headers }).catch(() => undefined);
+    if (!res?.ok || res.headers.get('x-dtype') !== 'float64') return undefined;
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (bytes.length !== size * 8) return undefined;
+    const values = new Float64Array(size);
+    for (let i = 0; i < size; i++) values[i] = bytes.readDoubleLE(i * 8);
+    return values;
   }
 
   async now_s(): Promise<number> {
@@ -294,25 +313,31 @@ function transportError(e: unknown, origin: string, url: string): InstrumentErro
 
 const DTYPES: readonly DatasetRecord['dtype'][] = ['float64', 'float32', 'uint32', 'uint16'];
 
-function toDataRecord(o: Record<string, unknown>, key: string): DataRecord {
+/** `whole` fetches a dataset whose preview was cut short (undefined when it cannot). */
+async function toDataRecord(o: Record<string, unknown>, key: string, whole: (name: string, size: number) => Promise<Float64Array | undefined>): Promise<DataRecord> {
   const body = 'datasets' in o ? o : ((o.result as Record<string, unknown> | undefined) ?? o);
   const bad = (what: string) => new InstrumentError('API_BadReply', `get_data_from_key("${key}") returned ${what}`, 'DATA.get_data_from_key');
   if (!Array.isArray(body.datasets)) throw bad('no datasets list');
-  const datasets = body.datasets.map((raw: unknown): DatasetRecord => {
+  const datasets = await Promise.all(body.datasets.map(async (raw: unknown): Promise<DatasetRecord> => {
     const d = raw as Record<string, unknown>;
     if (typeof d.name !== 'string' || !Array.isArray(d.shape) || !Array.isArray(d.preview)) throw bad('a dataset without name, shape or preview');
     const shape = d.shape.map(Number);
     const size = shape.reduce((a, b) => a * b, 1);
     const preview = d.preview as unknown[];
-    if (preview.length !== size) throw bad(`dataset ${d.name} cut to ${preview.length} of ${size} values`);
+    const dtype = DTYPES.includes(d.dtype as DatasetRecord['dtype']) ? (d.dtype as DatasetRecord['dtype']) : 'float64';
+    const attrs = (d.attrs as Record<string, unknown>) ?? {};
+    if (preview.length !== size) {
+      const values = await whole(d.name, size);
+      if (!values) throw bad(`dataset ${d.name} cut to ${preview.length} of ${size} values`);
+      return { name: d.name, shape, dtype, attrs, values };
+    }
     const values = new Float64Array(size);
     for (let i = 0; i < size; i++) {
       const v = preview[i];
       values[i] = typeof v === 'number' ? v : NaN;
     }
-    const dtype = DTYPES.includes(d.dtype as DatasetRecord['dtype']) ? (d.dtype as DatasetRecord['dtype']) : 'float64';
-    return { name: d.name, shape, dtype, attrs: (d.attrs as Record<string, unknown>) ?? {}, values };
-  });
+    return { name: d.name, shape, dtype, attrs, values };
+  }));
   return {
     key: typeof body.key === 'string' ? body.key : key,
     uri: typeof body.uri === 'string' ? body.uri : '',

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { ATTRIBUTES, COMMANDS, type ArgType } from '../../src/protocol/commands.js';
 import type { RunningServer } from '../../src/server/http/server.js';
 import { commandToolName, TOOL_CATALOGUE } from '../../src/server/http/tools.js';
-import { call, http, mcpClient, serve, toolError } from './server-fixtures.js';
+import { io as connect, type Socket } from 'socket.io-client';
+import { MAX_DEPTH, MAX_MAX_VALUES } from '../../src/server/http/serialization.js';
+import { call, deepJson, http, mcpClient, rawMcp, serve, toolCall, toolError } from './server-fixtures.js';
 
 /**
  * Malformed requests of every kind, thousands of them: each must be answered with an error, the
@@ -86,16 +88,30 @@ describe('fuzzing the server with malformed requests', () => {
   let client: Client;
   let before: unknown;
   let answered = 0;
+  // A telemetry subscriber throughout: encoding every record for it is what once let one deep write kill the server.
+  let socket: Socket;
+  let stateBefore: unknown;
 
   beforeAll(async () => {
     server = await serve();
     client = await mcpClient(server);
+    socket = connect(server.socketUrl, { path: '/socket.io', transports: ['websocket'], reconnection: false });
+    await new Promise<void>((resolve) => socket.once('hello', () => resolve()));
     before = server.twin.twin.state;
+    stateBefore = (await http(server, 'GET', '/api/state')).body.state;
   });
   afterAll(async () => {
     expect(server.twin.twin.state).toBe(before);
-    expect((await http(server, 'GET', '/api/state')).status).toBe(200);
+    const state = await http(server, 'GET', '/api/state');
+    expect(state.status).toBe(200);
+    expect(state.body.state).toEqual(stateBefore);
+    expect(socket.connected).toBe(true);
+    // A client that was not part of the fuzz is served.
+    const fresh = await mcpClient(server, { name: 'fresh' });
+    expect((await call(fresh, 'DigitalTwin_get_fov')).isError).toBeFalsy();
+    await fresh.close();
     expect(answered).toBeGreaterThanOrEqual(2000);
+    socket.close();
     await client?.close();
     await server?.close();
   });
@@ -168,6 +184,50 @@ describe('fuzzing the server with malformed requests', () => {
     answered++;
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
+    unchanged();
+  });
+
+  const overDeep = fc.integer({ min: MAX_DEPTH + 1, max: 9000 });
+  const deepTarget = fc.constantFrom(
+    (d: number) => ['POST', '/api/commands', `{"command":"move_stage","args":${deepJson(d)}}`] as const,
+    (d: number) => ['PUT', '/api/devices/STAGE/attributes/position', `{"value":${deepJson(d)}}`] as const,
+    (d: number) => ['PUT', '/api/devices/SCAN/attributes/dwell_time', `{"value":${deepJson(d, '{"a":0}')}}`] as const,
+  );
+
+  test.prop([overDeep, deepTarget], { numRuns: 40 })('REST values nested too deep', async (depth, target) => {
+    const [method, path, body] = target(depth);
+    const r = await http(server, method, path, body);
+    answered++;
+    expect(r.status, `${path} at depth ${depth}`).toBe(400);
+    expect(r.body.description).toContain(`nested deeper than ${MAX_DEPTH} levels`);
+    unchanged();
+  });
+
+  test.prop([overDeep, fc.constantFrom('DigitalTwin_move_stage', 'STAGE_write_attribute', 'get_data_from_key')], { numRuns: 30 })('MCP arguments nested too deep', async (depth, tool) => {
+    const mcp = await rawMcp(server);
+    const r = await mcp.post(toolCall(1, tool, `{"${tool === 'DigitalTwin_move_stage' ? 'arg' : 'value'}":${deepJson(depth)}}`));
+    answered++;
+    expect(r.body.result.isError).toBe(true);
+    unchanged();
+  });
+
+  test.prop([fc.integer({ min: MAX_MAX_VALUES + 1, max: 2 ** 31 })], { numRuns: 30 })('huge max_values', async (max) => {
+    const rest = await http(server, 'GET', `/api/data/x.h5?max_values=${max}`);
+    const mcp = await call(client, 'get_data_from_key', { key: 'x.h5', max_values: max });
+    answered += 2;
+    expect(rest.status).toBe(400);
+    expect(rest.body.description).toContain('max_values');
+    expect(toolError(mcp)?.description).toContain('max_values');
+    unchanged();
+  });
+
+  test.prop([fc.oneof(fc.integer(), fc.string({ maxLength: 10 })), fc.integer({ min: 2, max: 4 })], { numRuns: 30 })('MCP batches repeating one id', async (id, copies) => {
+    const mcp = await rawMcp(server);
+    const one = toolCall(0, 'DigitalTwin_move_stage', '{"arg":[1e-6,0,0,0,0]}').replace('"id":0', `"id":${JSON.stringify(id)}`);
+    const r = await mcp.post(`[${Array(copies).fill(one).join(',')}]`);
+    answered++;
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe(-32600);
     unchanged();
   });
 });

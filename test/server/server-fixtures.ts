@@ -66,3 +66,33 @@ export async function http(server: RunningServer, method: string, path: string, 
   }
   return { status: res.status, body: parsed };
 }
+
+/** JSON text nesting `depth` arrays around `inner` (built as text: no recursion needed to make it). */
+export const deepJson = (depth: number, inner = '0') => '['.repeat(depth) + inner + ']'.repeat(depth);
+
+const MCP_HEADERS = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+
+/** A raw MCP session (the SDK client cannot even encode the values these tests send): post(text) sends one JSON-RPC body. */
+export async function rawMcp(server: RunningServer): Promise<{ post(body: string): Promise<{ status: number; body: any }> }> {
+  const init = await fetch(server.mcpUrl, {
+    method: 'POST',
+    headers: MCP_HEADERS,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+  });
+  const session = init.headers.get('mcp-session-id')!;
+  await init.text();
+  const headers = { ...MCP_HEADERS, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' };
+  await fetch(server.mcpUrl, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) }).then((r) => r.text());
+  return {
+    post: async (body) => {
+      const r = await fetch(server.mcpUrl, { method: 'POST', headers, body });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : undefined };
+    },
+  };
+}
+
+/** A tools/call body with `args` given as JSON text. */
+export const toolCall = (id: number, name: string, argsJson: string) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${name}","arguments":${argsJson}}}`;
+export const toolErrorOf = (reply: { body: any }) => JSON.parse(reply.body.result.content[0].text);
+

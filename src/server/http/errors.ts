@@ -1,5 +1,6 @@
 import { Ajv } from 'ajv';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { ACCEPTED_CONTENT_TYPE } from './json-body.js';
 import { errorBody, type ErrorBody } from './serialization.js';
 
 /**
@@ -37,6 +38,9 @@ export function describeError(error: unknown): { status: number; body: ErrorBody
     return { status: 400, body: { reason: 'API_InvalidArgument', description: e.message } };
   }
   if (e && typeof e.statusCode === 'number' && typeof e.code === 'string' && e.code.startsWith('FST_')) {
+    if (e.statusCode === 415) {
+      return { status: 415, body: { reason: 'UnsupportedMediaType', description: `${e.message}; send the body as ${ACCEPTED_CONTENT_TYPE}` } };
+    }
     const reason =
       e.statusCode === 413 ? 'PayloadTooLarge' : e.statusCode === 415 ? 'UnsupportedMediaType' : e.code.includes('JSON') ? 'MalformedJson' : 'BadRequest';
     return { status: e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 400, body: { reason, description: e.message } };

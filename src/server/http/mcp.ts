@@ -9,7 +9,7 @@ import type { DeviceName } from '../../protocol/commands.js';
 import { InstrumentError, shown, type CommandOutcome } from '../../protocol/instrument.js';
 import { AccessPolicy, bearerToken, type Access } from './auth.js';
 import { clientIdHeader } from './clients.js';
-import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, MAX_MAX_VALUES, toWire, type ErrorBody } from './serialization.js';
+import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, errorTiming, MAX_MAX_VALUES, nestsTooDeep, tooDeep, toWire, type ErrorBody } from './serialization.js';
 import { exportedDevices, TOOL_CATALOGUE, type ToolEntry } from './tools.js';
 import type { TwinService } from './twin-service.js';
 
@@ -31,6 +31,8 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   server: McpServer;
   lastSeen_ms: number;
+  /** Ids of this session's requests not yet answered, as JSON (1 and "1" are different ids). */
+  inFlight: Set<string>;
 }
 
 const TOOLS = [...TOOL_CATALOGUE.values()].map((e) => e.tool);
@@ -64,6 +66,7 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
     const session: Session = {
       server,
       lastSeen_ms: Date.now(),
+      inFlight: new Set(),
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         // Plain JSON replies: a tool call is one request and one answer, and JSON is cheaper than SSE.
@@ -103,6 +106,19 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
     }
     session.lastSeen_ms = Date.now();
 
+    // The transport answers by id: a second request with an in-flight id would run and never be
+    // answered (its reply goes to the first). Refuse it before anything runs.
+    const ids = requestIds(request.body);
+    const duplicate = ids.find((id, i) => session.inFlight.has(id) || ids.indexOf(id) !== i);
+    if (duplicate !== undefined) {
+      return void reply.code(400).send({ jsonrpc: '2.0', error: { code: -32600, message: `Invalid Request: id ${duplicate.slice(0, 100)} is already in flight in this session; use a fresh id per request.` }, id: JSON.parse(duplicate) });
+    }
+    for (const id of ids) session.inFlight.add(id);
+    const owner = session;
+    reply.raw.once('close', () => {
+      for (const id of ids) owner.inFlight.delete(id);
+    });
+
     const clientInfo = session.server.server.getClientVersion();
     const client =
       clientIdHeader(request.headers) ?? `mcp:${clientInfo?.name ?? 'client'}:${(session.transport.sessionId ?? 'new').slice(0, 8)}`;
@@ -138,6 +154,18 @@ interface CallerInfo {
   [k: string]: unknown;
 }
 
+/** The ids (as JSON) of the JSON-RPC requests in a body, one message or a batch; notifications and responses have none. */
+function requestIds(body: unknown): string[] {
+  const messages = Array.isArray(body) ? body : [body];
+  const ids: string[] = [];
+  for (const m of messages) {
+    if (typeof m !== 'object' || m === null || typeof (m as { method?: unknown }).method !== 'string') continue;
+    const id = (m as { id?: unknown }).id;
+    if (typeof id === 'string' || typeof id === 'number') ids.push(JSON.stringify(id));
+  }
+  return ids;
+}
+
 function jsonRpcError(code: number, message: string): object {
   return { jsonrpc: '2.0', error: { code, message }, id: null };
 }
@@ -155,8 +183,9 @@ function ok(result: unknown, timing?: CommandOutcome): CallToolResult {
  * A tool error: the JSON {reason, description, origin} as text. Not as structuredContent: the SDK
  * client checks any structuredContent against the tool's output schema, errors included.
  */
-function failed(body: ErrorBody): CallToolResult {
-  return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }] };
+function failed(e: unknown): CallToolResult {
+  const timing = errorTiming(e);
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify(errorBody(e)) }], ...(timing ? { _meta: timing } : {}) };
 }
 
 function invalid(tool: string, description: string): InstrumentError {
@@ -190,6 +219,8 @@ export async function callTool(service: TwinService, name: string, rawArgs: unkn
     }
     if (rawArgs !== undefined && (typeof rawArgs !== 'object' || rawArgs === null || Array.isArray(rawArgs))) throw invalid(name, `arguments must be an object, got ${shown(rawArgs)}`);
     const args = (rawArgs ?? {}) as Record<string, unknown>;
+    // Before anything recursive (checks print values) meets an argument.
+    for (const [k, v] of Object.entries(args)) if (nestsTooDeep(v)) throw tooDeep(k.slice(0, 50), name);
     checkArgumentNames(entry, args);
     const action = entry.action;
     switch (action.kind) {
@@ -211,14 +242,14 @@ export async function callTool(service: TwinService, name: string, rawArgs: unkn
         if (typeof args.key !== 'string') throw invalid(name, `key must be a string, got ${shown(args.key)}`);
         const max = args.max_values ?? DEFAULT_MAX_VALUES;
         if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > MAX_MAX_VALUES) {
-          throw invalid(name, `max_values must be a whole number from 0 to ${MAX_MAX_VALUES}, got ${shown(max)}`);
+          throw invalid(name, `max_values must be a whole number from 0 to ${MAX_MAX_VALUES}, got ${shown(max)}; whole arrays: GET /api/data/<key>/raw (binary)`);
         }
         const record = dataRecordToWire(await service.getData(args.key), max);
         return { content: [{ type: 'text', text: JSON.stringify(record) }], structuredContent: record as unknown as Record<string, unknown> };
       }
     }
   } catch (e) {
-    return failed(errorBody(e));
+    return failed(e);
   }
 }
 

@@ -6,7 +6,7 @@ import { lookupCommand } from './arguments.js';
 import { AccessPolicy, bearerToken, type Access } from './auth.js';
 import { restClientId } from './clients.js';
 import { describeError } from './errors.js';
-import { DEFAULT_MAX_VALUES, dataRecordToWire, MAX_MAX_VALUES, toWire } from './serialization.js';
+import { DEFAULT_MAX_VALUES, dataRecordToWire, errorTiming, MAX_MAX_VALUES, rawValuesStream, toWire } from './serialization.js';
 import { commandToolName, DATA_RECORD_SCHEMA, exportedDevices } from './tools.js';
 import type { TwinService } from './twin-service.js';
 
@@ -22,11 +22,13 @@ export const REST_ROUTES = [
   'PUT /api/devices/:device/attributes/:attribute',
   'GET /api/state',
   'GET /api/data/:key',
+  'GET /api/data/:key/raw',
 ];
 
 const ERROR = {
   type: 'object',
-  properties: { reason: { type: 'string' }, description: { type: 'string' }, origin: { type: 'string' } },
+  // start_s, end_s, breakdown_s: on a command refused after it cost instrument time.
+  properties: { reason: { type: 'string' }, description: { type: 'string' }, origin: { type: 'string' }, start_s: { type: 'number' }, end_s: { type: 'number' }, breakdown_s: { type: 'object', additionalProperties: { type: 'number' } } },
   required: ['reason', 'description'],
 };
 const ERRORS = { 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 413: ERROR, 415: ERROR, 423: ERROR, 503: ERROR };
@@ -75,7 +77,7 @@ export function registerRest(app: FastifyInstance, opts: RestOptions): void {
 
   async function fail(reply: FastifyReply, e: unknown): Promise<void> {
     const { status, body } = describeError(e);
-    await reply.code(status).send(body);
+    await reply.code(status).send({ ...body, ...errorTiming(e) });
   }
 
   const client = (request: FastifyRequest) => restClientId(request.headers, request.socket.remoteAddress);
@@ -214,6 +216,38 @@ export function registerRest(app: FastifyInstance, opts: RestOptions): void {
       if (!access(request, reply)) return reply;
       try {
         return dataRecordToWire(await service.getData(request.params.key), request.query.max_values);
+      } catch (e) {
+        if (!(e instanceof InstrumentError)) throw e;
+        return fail(reply, e);
+      }
+    },
+  });
+
+  /** A whole dataset as binary: JSON previews stop at MAX_MAX_VALUES values. */
+  app.get<{ Params: { key: string }; Querystring: { dataset?: string } }>('/api/data/:key/raw', {
+    schema: {
+      params: { type: 'object', properties: { key: { type: 'string', minLength: 1, maxLength: 500 } }, required: ['key'] },
+      querystring: { type: 'object', properties: { dataset: { type: 'string', minLength: 1, maxLength: 200 } }, additionalProperties: false },
+      response: ERRORS,
+    },
+    handler: async (request, reply) => {
+      if (!access(request, reply)) return reply;
+      try {
+        const record = await service.getData(request.params.key);
+        const name = request.query.dataset;
+        const d = name === undefined ? record.datasets[0] : record.datasets.find((x) => x.name === name);
+        if (!d) {
+          throw new InstrumentError('API_DataNotFound', `${record.key} has no dataset ${JSON.stringify(name ?? '')}; datasets: ${record.datasets.map((x) => x.name).join(', ')}.`, 'DATA.raw');
+        }
+        return reply
+          .type('application/octet-stream')
+          .header('content-length', d.values.byteLength)
+          .header('x-dataset', d.name)
+          .header('x-shape', d.shape.join(','))
+          .header('x-dtype', 'float64')
+          .header('x-byte-order', 'little')
+          .header('x-stored-dtype', d.dtype)
+          .send(rawValuesStream(d));
       } catch (e) {
         if (!(e instanceof InstrumentError)) throw e;
         return fail(reply, e);

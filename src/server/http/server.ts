@@ -4,6 +4,7 @@ import type { Scenario } from '../../protocol/scenario.js';
 import { createTwin, type Twin } from '../../twin/index.js';
 import { AccessPolicy, hostHeaderAllowed, isLoopbackHost } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { installJsonBody } from './json-body.js';
 import { registerMcp } from './mcp.js';
 import { REST_ROUTES, registerRest } from './rest.js';
 import { attachTelemetry } from './telemetry.js';
@@ -77,6 +78,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const policy = new AccessPolicy(opts.token);
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true, return503OnClosing: true });
+  installJsonBody(app);
   installErrorHandling(app, [...REST_ROUTES, 'GET|POST|DELETE /mcp (MCP streamable HTTP)', 'socket.io at /socket.io']);
   const hostAllowed = (h: string | undefined) => hostHeaderAllowed(host, h);
   app.addHook('onRequest', async (request, reply) => {

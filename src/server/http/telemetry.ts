@@ -6,7 +6,7 @@ import type { InstrumentTelemetry } from '../../twin/index.js';
 import type { AccessPolicy, Access } from './auth.js';
 import { bearerToken } from './auth.js';
 import { clientIdHeader } from './clients.js';
-import { toWire } from './serialization.js';
+import { errorBody, toWire } from './serialization.js';
 import type { TwinService } from './twin-service.js';
 
 /**
@@ -115,15 +115,27 @@ export function attachTelemetry(httpServer: HttpServer, opts: TelemetryOptions):
       socket.broadcast.emit('campaign', { from: data.client, received_ms: Date.now(), event });
       reply({ ok: true });
     });
-    socket.emit('hello', { ...(await service.view().then((v) => ({ ...v, state: toWire(v.state) }))), speed: opts.speed });
+    try {
+      const view = await service.view();
+      socket.emit('hello', { ...view, state: toWire(view.state), speed: opts.speed });
+    } catch {
+      // A rejection here would be unhandled (and end the process); without its snapshot the socket is of no use.
+      socket.disconnect(true);
+    }
   });
 
   const enrich = telemetryEnricher();
   const subscriptions: Subscription[] = [
     service.telemetry$.subscribe((record) => {
-      // Encoding costs even with no sockets; skip it when nobody listens.
-      const wire = enrich(record, io.engine.clientsCount > 0);
-      if (wire) io.emit('telemetry', wire);
+      // A throw here would reach rxjs's unhandled-error path and kill the process: one record
+      // that cannot be encoded is reported to subscribers in its place instead.
+      try {
+        // Encoding costs even with no sockets; skip it when nobody listens.
+        const wire = enrich(record, io.engine.clientsCount > 0);
+        if (wire) io.emit('telemetry', wire);
+      } catch (e) {
+        io.emit('telemetry', { type: 'unencodable', t_s: Number.isFinite(record.t_s) ? record.t_s : null, record_type: record.type, ...errorBody(e) });
+      }
     }),
     service.queue.holder$.subscribe((holder) => io.emit('holder', { holder, queued: service.queue.queued })),
   ];

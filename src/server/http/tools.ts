@@ -161,7 +161,7 @@ const BRIDGE_TOOLS: ToolEntry[] = [
       name: 'get_data_from_key',
       description:
         'Read an acquisition by its data key (returned by the acquire_* commands): {key, uri, format, attrs, datasets: [{name, shape, dtype, attrs, preview}]}. ' +
-        `preview holds the first max_values values of each dataset, row-major (default ${DEFAULT_MAX_VALUES}); raise max_values to get whole arrays.`,
+        `preview holds the first max_values values of each dataset, row-major (default ${DEFAULT_MAX_VALUES}); raise max_values (up to ${MAX_MAX_VALUES}) for longer ones; whole arrays stream as binary from GET /api/data/<key>/raw?dataset=<name>.`,
       inputSchema: {
         type: 'object',
         properties: {

@@ -3,6 +3,7 @@ import { DEVICES, tangoClass, type DeviceName } from '../../protocol/commands.js
 import { InstrumentError, shown, type AttributeWrite, type CommandOutcome, type CommandRequest, type DataRecord, type Instrument } from '../../protocol/instrument.js';
 import type { InstrumentTelemetry } from '../../twin/index.js';
 import { checkArgument, lookupCommand } from './arguments.js';
+import { nestsTooDeep, tooDeep } from './serialization.js';
 import { BeamQueue, type Holder } from './beam-queue.js';
 
 /** What the service needs of a twin: an adapter per client, the state snapshot, the telemetry. */
@@ -48,6 +49,8 @@ export class TwinService {
   execute(client: string, request: CommandRequest): Promise<CommandOutcome> {
     try {
       this.ensureOpen(String(request.command));
+      // Before anything recursive (lookups and checks print the value) meets it.
+      if (nestsTooDeep(request.args)) throw tooDeep('args', String(request.command).slice(0, 100));
       const spec = lookupCommand(request.device, request.command);
       const args = checkArgument(spec, request.args);
       const device = spec.device;
@@ -63,6 +66,8 @@ export class TwinService {
     try {
       const origin = this.attributeOrigin(write.device, write.attribute);
       this.ensureOpen(origin);
+      // Telemetry carries the value to every subscriber: refuse what no encoder should have to walk.
+      if (nestsTooDeep(write.value)) throw tooDeep(write.attribute, origin);
       if (write.value === undefined) throw new InstrumentError('API_InvalidArgument', 'a value is required', origin);
       return this.queue.run(client, origin, () => this.closingAware(origin, this.backend.instrumentFor(client).writeAttribute(write)));
     } catch (e) {

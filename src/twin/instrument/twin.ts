@@ -185,6 +185,8 @@ export class InstrumentTwin implements TwinEndpoint {
     const base = { type: 'command-end' as const, seq, t_s: end_s, start_s, end_s, breakdown_s, ok: error === undefined };
     if (error === undefined) this.emit(base);
     else {
+      // A refusal costs instrument time too; the error carries it to the reply.
+      if (error instanceof InstrumentError) error.timing = { start_s, end_s, breakdown_s };
       const e = error instanceof InstrumentError ? error.toJSON() : { reason: 'InternalError', description: String((error as Error)?.message ?? error), origin: '' };
       this.emit({ ...base, error: e });
     }
