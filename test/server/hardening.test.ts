@@ -33,3 +33,46 @@ describe('Disconnect / Connect on the served twin', () => {
     expect(server.twin.twin.state.device).toBe('ON');
   });
 });
+
+/** A raw MCP initialize (cheaper than an SDK client): the status and the session id. */
+async function initialize(s: RunningServer, name: string, headers: Record<string, string> = {}): Promise<{ status: number; session?: string; body: string }> {
+  const res = await fetch(s.mcpUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name, version: '1' } } }),
+  });
+  return { status: res.status, session: res.headers.get('mcp-session-id') ?? undefined, body: await res.text() };
+}
+
+async function flood(s: RunningServer, n: number, name: (i: number) => string): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i += 25) {
+    const batch = await Promise.all(Array.from({ length: Math.min(25, n - i) }, (_, j) => initialize(s, name(i + j))));
+    statuses.push(...batch.map((r) => r.status));
+  }
+  return statuses;
+}
+
+describe('MCP session exhaustion', () => {
+  it('a flood of tokenless sessions from one client locks out neither a token holder nor another client', async () => {
+    server = await serve({ token: TOKEN });
+    const statuses = await flood(server, 300, () => 'flooder');
+    // The flooder's own oldest idle sessions make way for its newer ones.
+    expect(statuses.every((st) => st === 200)).toBe(true);
+    expect((await initialize(server, 'token-holder', bearer)).status).toBe(200);
+    expect((await initialize(server, 'other-client')).status).toBe(200);
+    expect((await initialize(server, 'flooder', { 'x-client-id': 'named-client' })).status).toBe(200);
+  });
+
+  it('tokenless sessions under many names hit their cap (429 naming it); token holders keep a reserve', async () => {
+    server = await serve({ token: TOKEN, sessionLimits: { maxSessions: 16, perOwner: 2, reservedForToken: 4 } });
+    const statuses = await flood(server, 40, (i) => `name-${i}`);
+    expect(statuses.filter((st) => st === 200)).toHaveLength(12);
+    const refused = await initialize(server, 'late');
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatch(/at most 12; 4 are kept for token holders/);
+    for (let i = 0; i < 2; i++) expect((await initialize(server, 'token-holder', bearer)).status).toBe(200);
+    // The token holder's third session replaces its own oldest, not anyone else's.
+    expect((await initialize(server, 'token-holder', bearer)).status).toBe(200);
+  });
+});

@@ -6,6 +6,7 @@ import { AccessPolicy, hostHeaderAllowed, isLoopbackHost } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { registerMcp } from './mcp.js';
 import { REST_ROUTES, registerRest } from './rest.js';
+import type { SessionLimitOptions } from './session-limits.js';
 import { attachTelemetry } from './telemetry.js';
 import { TwinService, type TwinBackend } from './twin-service.js';
 
@@ -25,7 +26,8 @@ export interface ServerOptions {
   /** Bearer token for state-changing requests (and for any request from a non-loopback peer). */
   token?: string;
   logger?: boolean;
-  maxSessions?: number;
+  /** MCP session bounds (in all, per client, kept for token holders): see session-limits.ts. */
+  sessionLimits?: SessionLimitOptions;
 }
 
 export interface RunningServer {
@@ -84,7 +86,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return reply.code(403).send({ reason: 'ForbiddenHost', description: `this server listens on ${host} and answers only requests addressed to it (Host ${String(request.headers.host).slice(0, 100)} refused).` });
     }
   });
-  const mcp = registerMcp(app, { service, policy, maxSessions: opts.maxSessions });
+  const mcp = registerMcp(app, { service, policy, limits: opts.sessionLimits });
   registerRest(app, { service, policy, speed });
   const telemetry = attachTelemetry(app.server, { service, policy, speed, hostAllowed });
   await app.listen({ host, port: opts.port ?? 8000 });
