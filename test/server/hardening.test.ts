@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { io as connect } from 'socket.io-client';
+import { originAllowed } from '../../src/server/http/auth.js';
 import type { RunningServer } from '../../src/server/http/server.js';
 import { http, serve } from './server-fixtures.js';
 
@@ -74,5 +76,73 @@ describe('MCP session exhaustion', () => {
     for (let i = 0; i < 2; i++) expect((await initialize(server, 'token-holder', bearer)).status).toBe(200);
     // The token holder's third session replaces its own oldest, not anyone else's.
     expect((await initialize(server, 'token-holder', bearer)).status).toBe(200);
+  });
+});
+
+/** A socket.io handshake with these headers and auth: its hello, or the refusal's message. */
+async function handshake(s: RunningServer, headers: Record<string, string> = {}, auth: Record<string, string> = {}): Promise<{ hello?: any; error?: string; socket: ReturnType<typeof connect> }> {
+  const socket = connect(s.socketUrl, { path: '/socket.io', transports: ['websocket'], extraHeaders: headers, auth, reconnection: false });
+  try {
+    return await new Promise((resolve) => {
+      socket.once('hello', (hello) => resolve({ hello, socket }));
+      socket.once('connect_error', (e) => resolve({ error: `${e.message} ${JSON.stringify((e as any).data ?? (e as any).description ?? '')}`, socket }));
+    });
+  } finally {
+    opened.push(socket);
+  }
+}
+const opened: { close(): unknown }[] = [];
+afterEach(() => {
+  for (const o of opened.splice(0)) o.close();
+});
+
+describe('cross-site requests', () => {
+  it('originAllowed: none, same-host loopback pages and named origins only', () => {
+    expect(originAllowed(undefined, '127.0.0.1:8000')).toBe(true);
+    expect(originAllowed('http://127.0.0.1:8000', '127.0.0.1:8000')).toBe(true);
+    expect(originAllowed('http://localhost:8000/', 'localhost:8000')).toBe(true);
+    expect(originAllowed('http://localhost:3000', 'localhost:8000')).toBe(false);
+    expect(originAllowed('https://evil.example', '127.0.0.1:8000')).toBe(false);
+    expect(originAllowed('null', '127.0.0.1:8000')).toBe(false);
+    expect(originAllowed('http://evil.example:8000', 'evil.example:8000')).toBe(false);
+    expect(originAllowed('http://Dash.Local:5173', '127.0.0.1:8000', ['http://dash.local:5173/'])).toBe(true);
+  });
+
+  it('HTTP refuses a foreign Origin on every route, and answers same-host and allowed pages', async () => {
+    server = await serve({ allowOrigins: ['http://dash.example'] });
+    const evil = { origin: 'https://evil.example' };
+    for (const [method, path, body] of [['GET', '/api/state'], ['POST', '/api/commands', { command: 'move_stage', args: [1e-6, 0, 0, 0, 0] }], ['GET', '/api/nowhere'], ['POST', '/mcp', {}]] as const) {
+      const r = await http(server, method, path, body, evil);
+      expect({ path, status: r.status, reason: r.body.reason }).toEqual({ path, status: 403, reason: 'ForbiddenOrigin' });
+    }
+    expect(server.twin.twin.state.stage[0]).toBe(0);
+    expect((await http(server, 'GET', '/api/state', undefined, { origin: new URL(server.url).origin })).status).toBe(200);
+    expect((await http(server, 'GET', '/api/state', undefined, { origin: 'http://dash.example' })).status).toBe(200);
+  });
+
+  it('socket.io refuses a foreign Origin and greets an allowed one', async () => {
+    server = await serve({ allowOrigins: ['http://dash.example'] });
+    const refused = await handshake(server, { origin: 'https://evil.example' });
+    expect(refused.hello).toBeUndefined();
+    expect(refused.error).toBeDefined();
+    expect((await handshake(server, { origin: 'http://dash.example' })).hello).toMatchObject({ clock_s: 0 });
+    expect((await handshake(server)).hello).toMatchObject({ clock_s: 0 });
+  });
+
+  it('with a token, publishing campaign events needs the token', async () => {
+    server = await serve({ token: TOKEN });
+    const { socket } = await handshake(server);
+    const ack = await new Promise<any>((resolve) => socket.emit('publish', { type: 'iteration' }, resolve));
+    expect(ack).toMatchObject({ ok: false, reason: 'Unauthorized' });
+    const holder = (await handshake(server, {}, { token: TOKEN })).socket;
+    expect(await new Promise<any>((resolve) => holder.emit('publish', { type: 'iteration' }, resolve))).toEqual({ ok: true });
+  });
+
+  it('off loopback with a token (readsNeedToken), reads need the token: /api/state and the socket.io hello', async () => {
+    server = await serve({ token: TOKEN, readsNeedToken: true });
+    expect((await http(server, 'GET', '/api/state')).status).toBe(401);
+    expect((await http(server, 'GET', '/api/state', undefined, bearer)).status).toBe(200);
+    expect((await handshake(server)).error).toMatch(/Unauthorized/);
+    expect((await handshake(server, {}, { token: TOKEN })).hello).toBeDefined();
   });
 });

@@ -1,8 +1,9 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import Fastify from 'fastify';
 import { InProcessInstrument, type ClockPacing } from '../../protocol/in-process.js';
 import type { Scenario } from '../../protocol/scenario.js';
 import { createTwin, type Twin } from '../../twin/index.js';
-import { AccessPolicy, hostHeaderAllowed, isLoopbackHost } from './auth.js';
+import { AccessPolicy, hostHeaderAllowed, isLoopbackHost, originAllowed } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { registerMcp } from './mcp.js';
 import { REST_ROUTES, registerRest } from './rest.js';
@@ -23,8 +24,12 @@ export interface ServerOptions {
   port?: number;
   /** Virtual seconds per wall second (1: the instrument's real rhythm), or 'max' (unpaced). Default 'max'. */
   speed?: number | 'max';
-  /** Bearer token for state-changing requests (and for any request from a non-loopback peer). */
+  /** Bearer token for state-changing requests (and for any request from a non-loopback peer, or to a non-loopback bind). */
   token?: string;
+  /** Reads need the token too, loopback peers included. Default: when `host` is not loopback. */
+  readsNeedToken?: boolean;
+  /** Browser origins (e.g. "http://localhost:5173") allowed besides same-host loopback pages; see originAllowed. */
+  allowOrigins?: string[];
   logger?: boolean;
   /** MCP session bounds (in all, per client, kept for token holders): see session-limits.ts. */
   sessionLimits?: SessionLimitOptions;
@@ -68,6 +73,18 @@ export function twinBackend(t: Twin, pacing: ClockPacing): TwinBackend {
   };
 }
 
+/** Why a request is not addressed to this server by a trusted party (wrong Host, foreign Origin), or undefined when it is. */
+export function addressedHere(bindHost: string, headers: IncomingHttpHeaders, allowOrigins: readonly string[]): { reason: string; description: string } | undefined {
+  if (!hostHeaderAllowed(bindHost, headers.host)) {
+    return { reason: 'ForbiddenHost', description: `this server listens on ${bindHost} and answers only requests addressed to it (Host ${String(headers.host).slice(0, 100)} refused).` };
+  }
+  const origin = Array.isArray(headers.origin) ? headers.origin[0] : headers.origin;
+  if (!originAllowed(origin, headers.host, allowOrigins)) {
+    return { reason: 'ForbiddenOrigin', description: `requests from web pages at ${String(origin).slice(0, 100)} are refused; start the server with --allow-origin ${String(origin).slice(0, 100)} to allow that page.` };
+  }
+  return undefined;
+}
+
 /** One fastify server over one twin: MCP at /mcp, REST under /api, socket.io telemetry at /socket.io. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   checkServeOptions(opts);
@@ -76,19 +93,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const twin = createTwin(opts.scenario, { seed: opts.seed });
   const stop = new AbortController();
   const service = new TwinService(twinBackend(twin, { speed, signal: stop.signal }));
-  const policy = new AccessPolicy(opts.token);
+  const policy = new AccessPolicy(opts.token, opts.readsNeedToken ?? !isLoopbackHost(host));
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true, return503OnClosing: true });
   installErrorHandling(app, [...REST_ROUTES, 'GET|POST|DELETE /mcp (MCP streamable HTTP)', 'socket.io at /socket.io']);
-  const hostAllowed = (h: string | undefined) => hostHeaderAllowed(host, h);
+  const requestAllowed = (headers: IncomingHttpHeaders) => addressedHere(host, headers, opts.allowOrigins ?? []);
+  // Every route, known or not (fastify runs onRequest before routing); socket.io checks the same in allowRequest.
   app.addHook('onRequest', async (request, reply) => {
-    if (!hostAllowed(request.headers.host)) {
-      return reply.code(403).send({ reason: 'ForbiddenHost', description: `this server listens on ${host} and answers only requests addressed to it (Host ${String(request.headers.host).slice(0, 100)} refused).` });
-    }
+    const refusal = requestAllowed(request.headers);
+    if (refusal) return reply.code(403).send(refusal);
   });
   const mcp = registerMcp(app, { service, policy, limits: opts.sessionLimits });
   registerRest(app, { service, policy, speed });
-  const telemetry = attachTelemetry(app.server, { service, policy, speed, hostAllowed });
+  const telemetry = attachTelemetry(app.server, { service, policy, speed, requestAllowed });
   await app.listen({ host, port: opts.port ?? 8000 });
 
   const address = app.server.address();

@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingHttpHeaders, Server as HttpServer } from 'node:http';
 import type { Subscription } from 'rxjs';
 import { Server as SocketServer, type Socket } from 'socket.io';
 import { categoryOfCommand } from '../../protocol/timing.js';
@@ -40,8 +40,8 @@ export interface TelemetryOptions {
   service: TwinService;
   policy: AccessPolicy;
   speed: number | 'max';
-  /** Refuses handshakes addressed to another host (DNS rebinding); default: all allowed. */
-  hostAllowed?: (hostHeader: string | undefined) => boolean;
+  /** Why a handshake is refused (wrong Host: DNS rebinding; foreign Origin: a web page), or undefined; default: all allowed. */
+  requestAllowed?: (headers: IncomingHttpHeaders) => { reason: string; description: string } | undefined;
 }
 
 interface SocketData {
@@ -80,12 +80,16 @@ export function telemetryEnricher(): (record: InstrumentTelemetry, render?: bool
 }
 
 export function attachTelemetry(httpServer: HttpServer, opts: TelemetryOptions): { io: SocketServer; close(): Promise<void> } {
-  const hostAllowed = opts.hostAllowed ?? (() => true);
+  const requestAllowed = opts.requestAllowed ?? (() => undefined);
   const io = new SocketServer(httpServer, {
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: 2 * MAX_PUBLISHED_BYTES,
-    allowRequest: (req, callback) => callback(hostAllowed(req.headers.host) ? null : 'ForbiddenHost: requests must be addressed to the host the server listens on', hostAllowed(req.headers.host)),
+    // Runs for every engine.io request, polling and WebSocket upgrade alike.
+    allowRequest: (req, callback) => {
+      const refusal = requestAllowed(req.headers);
+      callback(refusal ? `${refusal.reason}: ${refusal.description}` : null, !refusal);
+    },
   });
   const { service, policy } = opts;
 
