@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { io as connect } from 'socket.io-client';
 import { originAllowed } from '../../src/server/http/auth.js';
 import type { RunningServer } from '../../src/server/http/server.js';
-import { http, serve } from './server-fixtures.js';
+import { InstrumentLease } from '../../src/server/http/lease.js';
+import { call, http, mcpClient, serve, toolError } from './server-fixtures.js';
 
 const TOKEN = 'hardening-token';
 const bearer = { authorization: `Bearer ${TOKEN}` };
@@ -144,5 +145,76 @@ describe('cross-site requests', () => {
     expect((await http(server, 'GET', '/api/state', undefined, bearer)).status).toBe(200);
     expect((await handshake(server)).error).toMatch(/Unauthorized/);
     expect((await handshake(server, {}, { token: TOKEN })).hello).toBeDefined();
+  });
+});
+
+describe('instrument lease', () => {
+  const move = (x: number) => ({ command: 'move_stage', args: [x, 0, 0, 0, 0] });
+
+  it('REST: the holder alone changes state; others are refused naming the holder, their reads run and are reported', async () => {
+    server = await serve();
+    const alice = { 'x-client-id': 'alice' };
+    const bob = { 'x-client-id': 'bob' };
+    const lease = await http(server, 'POST', '/api/lease', { idle_s: 60 }, alice);
+    expect(lease.status).toBe(200);
+    expect(lease.body).toMatchObject({ client: 'alice', idle_s: 60 });
+    expect(typeof lease.body.lease_id).toBe('string');
+    expect((await http(server, 'POST', '/api/lease', {}, bob)).body.reason).toBe('InstrumentLeased');
+
+    const refused = await http(server, 'POST', '/api/commands', move(1e-6), bob);
+    expect(refused.status).toBe(423);
+    expect(refused.body).toMatchObject({ reason: 'InstrumentLeased', origin: 'DigitalTwin.move_stage' });
+    expect(refused.body.description).toMatch(/"alice"/);
+    expect((await http(server, 'PUT', '/api/devices/SCAN/attributes/imsize', { value: 32 }, bob)).body.reason).toBe('InstrumentLeased');
+    expect((await http(server, 'POST', '/api/commands', { command: 'get_stage' }, bob)).status).toBe(200);
+    expect((await http(server, 'GET', '/api/state', undefined, bob)).body.lease).toMatchObject({ client: 'alice' });
+    expect((await http(server, 'POST', '/api/commands', move(2e-6), alice)).status).toBe(200);
+    expect(server.twin.twin.state.stage[0]).toBe(2e-6);
+
+    expect((await http(server, 'DELETE', '/api/lease', undefined, bob)).body.reason).toBe('API_NoLease');
+    const released = await http(server, 'DELETE', `/api/lease?lease_id=${lease.body.lease_id}`, undefined, alice);
+    expect(released.status).toBe(200);
+    expect(released.body.foreign).toEqual({ ran: { 'DigitalTwin.get_stage': 1 }, refused: { 'DigitalTwin.move_stage': 1, 'SCAN.imsize': 1 } });
+    expect((await http(server, 'POST', '/api/commands', move(3e-6), bob)).status).toBe(200);
+  });
+
+  it('MCP: DigitalTwin_acquire_lease / release_lease, and another session is refused meanwhile', async () => {
+    server = await serve();
+    const a = await mcpClient(server, { name: 'a' });
+    const b = await mcpClient(server, { name: 'b' });
+    try {
+      const taken = await call(a, 'DigitalTwin_acquire_lease', { idle_s: 30 });
+      expect(toolError(taken)).toBeUndefined();
+      const e = toolError(await call(b, 'DigitalTwin_move_stage', { arg: [1e-6, 0, 0, 0, 0] }));
+      expect(e?.reason).toBe('InstrumentLeased');
+      expect(e?.description).toMatch(/mcp:a:/);
+      expect(toolError(await call(a, 'DigitalTwin_move_stage', { arg: [1e-6, 0, 0, 0, 0] }))).toBeUndefined();
+      const released = (await call(a, 'DigitalTwin_release_lease', {})).structuredContent as any;
+      expect(released.result.foreign.refused).toEqual({ 'DigitalTwin.move_stage': 1 });
+      expect(toolError(await call(b, 'DigitalTwin_move_stage', { arg: [0, 0, 0, 0, 0] }))).toBeUndefined();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('with a token, taking the lease needs it', async () => {
+    server = await serve({ token: TOKEN });
+    expect((await http(server, 'POST', '/api/lease', {})).status).toBe(401);
+    expect((await http(server, 'POST', '/api/lease', {}, bearer)).status).toBe(200);
+  });
+
+  it('lapses after idle_s without a command from its holder; a holder command renews it', () => {
+    let now = 0;
+    const lease = new InstrumentLease(() => now);
+    lease.acquire('alice', 10);
+    now = 9_000;
+    lease.admit('alice', 'DigitalTwin.move_stage', true);
+    now = 18_000;
+    expect(() => lease.admit('bob', 'DigitalTwin.move_stage', true)).toThrow(/leased to "alice"/);
+    now = 19_000;
+    expect(lease.holder).toBeNull();
+    expect(() => lease.admit('bob', 'DigitalTwin.move_stage', true)).not.toThrow();
+    expect(() => lease.acquire('bob', 0)).toThrow(/idle_s/);
   });
 });

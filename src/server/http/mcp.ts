@@ -230,6 +230,10 @@ export async function callTool(service: TwinService, name: string, rawArgs: unkn
         return ok(exportedDevices());
       case 'get-clock':
         return ok(await service.now_s());
+      case 'acquire-lease':
+        return ok(service.lease.acquire(caller.client, args.idle_s));
+      case 'release-lease':
+        return ok(service.lease.release(caller.client, args.lease_id));
       case 'get-data': {
         if (typeof args.key !== 'string') throw invalid(name, `key must be a string, got ${shown(args.key)}`);
         const max = args.max_values ?? DEFAULT_MAX_VALUES;
