@@ -3,6 +3,8 @@ import { io as connect } from 'socket.io-client';
 import { originAllowed } from '../../src/server/http/auth.js';
 import type { RunningServer } from '../../src/server/http/server.js';
 import { InstrumentLease } from '../../src/server/http/lease.js';
+import { connectRemoteInstrument } from '../../src/protocol/remote.js';
+import { interferenceWarning } from '../../src/server/cli/run.js';
 import { call, http, mcpClient, serve, toolError } from './server-fixtures.js';
 
 const TOKEN = 'hardening-token';
@@ -216,5 +218,37 @@ describe('instrument lease', () => {
     expect(lease.holder).toBeNull();
     expect(() => lease.admit('bob', 'DigitalTwin.move_stage', true)).not.toThrow();
     expect(() => lease.acquire('bob', 0)).toThrow(/idle_s/);
+  });
+});
+
+describe('run --instrument and the lease', () => {
+  it('the remote adapter takes the lease; other clients are refused and reported on release', async () => {
+    server = await serve();
+    const remote = await connectRemoteInstrument(server.mcpUrl, { clientName: 'campaign' });
+    try {
+      expect(await remote.acquireLease()).toBe(true);
+      const intruder = { 'x-client-id': 'intruder' };
+      expect((await http(server, 'POST', '/api/commands', { command: 'move_stage', args: [1e-6, 0, 0, 0, 0] }, intruder)).body.reason).toBe('InstrumentLeased');
+      expect((await http(server, 'POST', '/api/commands', { command: 'get_stage' }, intruder)).status).toBe(200);
+      await remote.execute({ command: 'move_stage', args: [2e-6, 0, 0, 0, 0] });
+      const interference = await remote.releaseLease();
+      expect(interference).toEqual({ lease: 'held', foreign: { ran: { 'DigitalTwin.get_stage': 1 }, refused: { 'DigitalTwin.move_stage': 1 } } });
+      expect(interferenceWarning(interference)).toMatch(/1 ran \(DigitalTwin.get_stage 1\), 1 refused \(DigitalTwin.move_stage 1\)/);
+      expect(interferenceWarning({ lease: 'held', foreign: { ran: {}, refused: {} } })).toBeUndefined();
+      expect(interferenceWarning({ lease: 'not offered', foreign: { ran: {}, refused: {} } })).toMatch(/offers no lease/);
+    } finally {
+      await remote.close();
+    }
+  });
+
+  it('a campaign cannot start while another client holds the lease', async () => {
+    server = await serve();
+    expect((await http(server, 'POST', '/api/lease', {}, { 'x-client-id': 'someone' })).status).toBe(200);
+    const remote = await connectRemoteInstrument(server.mcpUrl, { clientName: 'campaign' });
+    try {
+      await expect(remote.acquireLease()).rejects.toMatchObject({ reason: 'InstrumentLeased' });
+    } finally {
+      await remote.close();
+    }
   });
 });
