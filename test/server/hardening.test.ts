@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { io as connect } from 'socket.io-client';
 import { originAllowed } from '../../src/server/http/auth.js';
@@ -82,6 +83,20 @@ describe('MCP session exhaustion', () => {
   });
 });
 
+/** A GET with chosen headers, Host included (fetch does not let callers set Host). */
+function rawGet(s: RunningServer, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  const url = new URL(path, s.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ hostname: url.hostname, port: url.port, path: url.pathname + url.search, headers }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** A socket.io handshake with these headers and auth: its hello, or the refusal's message. */
 async function handshake(s: RunningServer, headers: Record<string, string> = {}, auth: Record<string, string> = {}): Promise<{ hello?: any; error?: string; socket: ReturnType<typeof connect> }> {
   const socket = connect(s.socketUrl, { path: '/socket.io', transports: ['websocket'], extraHeaders: headers, auth, reconnection: false });
@@ -130,6 +145,19 @@ describe('cross-site requests', () => {
     expect(refused.error).toBeDefined();
     expect((await handshake(server, { origin: 'http://dash.example' })).hello).toMatchObject({ clock_s: 0 });
     expect((await handshake(server)).hello).toMatchObject({ clock_s: 0 });
+  });
+
+  it('socket.io refuses a handshake addressed to a rebound Host', async () => {
+    server = await serve();
+    const port = new URL(server.url).port;
+    const handshakeWith = (headers: Record<string, string>) => rawGet(server!, '/socket.io/?EIO=4&transport=polling', headers);
+    expect((await handshakeWith({ host: `127.0.0.1:${port}` })).status).toBe(200);
+    const rebound = await handshakeWith({ host: `evil.example:${port}` });
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).toMatch(/ForbiddenHost/);
+    const foreign = await handshakeWith({ host: `127.0.0.1:${port}`, origin: 'https://evil.example' });
+    expect(foreign.status).toBe(403);
+    expect(foreign.body).toMatch(/ForbiddenOrigin/);
   });
 
   it('with a token, publishing campaign events needs the token', async () => {
