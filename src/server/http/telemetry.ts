@@ -13,7 +13,7 @@ import type { TwinService } from './twin-service.js';
  * Live telemetry over socket.io, on the same HTTP server (path /socket.io).
  *
  * Server -> client events:
- *   'hello'      on connect: { state, clock_s, holder, queued, speed }, the snapshot that later
+ *   'hello'      on connect: { state, clock_s, holder, queued, lease, speed }, the snapshot that later
  *                'state' patches apply to.
  *   'telemetry'  every record of the twin, in virtual-time order:
  *                { type: 'command-start', seq, t_s, device, command, args, client }
@@ -32,7 +32,9 @@ import type { TwinService } from './twin-service.js';
  *                plain objects with a string `type`, at most 64 KiB as JSON. ack({ ok: true }) or
  *                ack({ ok: false, reason, description }).
  *
- * Connecting needs read access: open on loopback, the token from elsewhere.
+ * Connecting needs read access: open on loopback, the token from elsewhere (and from everywhere
+ * when the server listens off loopback); a handshake from a foreign web page (Origin) or to a
+ * rebound Host is refused before that (see addressedHere in server.ts).
  */
 export const MAX_PUBLISHED_BYTES = 64 * 1024;
 
