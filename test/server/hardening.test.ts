@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { io as connect } from 'socket.io-client';
 import { originAllowed } from '../../src/server/http/auth.js';
-import type { RunningServer } from '../../src/server/http/server.js';
+import { checkServeOptions, type RunningServer } from '../../src/server/http/server.js';
 import { InstrumentLease } from '../../src/server/http/lease.js';
 import { connectRemoteInstrument } from '../../src/protocol/remote.js';
 import { interferenceWarning } from '../../src/server/cli/run.js';
@@ -124,6 +124,12 @@ describe('cross-site requests', () => {
     expect(originAllowed('null', '127.0.0.1:8000')).toBe(false);
     expect(originAllowed('http://evil.example:8000', 'evil.example:8000')).toBe(false);
     expect(originAllowed('http://Dash.Local:5173', '127.0.0.1:8000', ['http://dash.local:5173/'])).toBe(true);
+  });
+
+  it('--allow-origin takes origins only', () => {
+    expect(() => checkServeOptions({ allowOrigins: ['http://localhost:5173', 'https://Dash.example/'] })).not.toThrow();
+    expect(() => checkServeOptions({ allowOrigins: ['localhost:5173'] })).toThrow(/--allow-origin takes a web origin/);
+    expect(() => checkServeOptions({ allowOrigins: ['http://dash.example/app'] })).toThrow(/no path/);
   });
 
   it('HTTP refuses a foreign Origin on every route, and answers same-host and allowed pages', async () => {

@@ -3,7 +3,7 @@ import Fastify from 'fastify';
 import { InProcessInstrument, type ClockPacing } from '../../protocol/in-process.js';
 import type { Scenario } from '../../protocol/scenario.js';
 import { createTwin, type Twin } from '../../twin/index.js';
-import { AccessPolicy, hostHeaderAllowed, isLoopbackHost, originAllowed } from './auth.js';
+import { AccessPolicy, hostHeaderAllowed, isLoopbackHost, normalOrigin, originAllowed } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { registerMcp } from './mcp.js';
 import { REST_ROUTES, registerRest } from './rest.js';
@@ -51,7 +51,7 @@ export interface RunningServer {
 /** A refused configuration (e.g. a public bind without a token). */
 export class ServeConfigError extends Error {}
 
-export function checkServeOptions(opts: Pick<ServerOptions, 'host' | 'token' | 'speed'>): void {
+export function checkServeOptions(opts: Pick<ServerOptions, 'host' | 'token' | 'speed' | 'allowOrigins'>): void {
   const host = opts.host ?? '127.0.0.1';
   if (!isLoopbackHost(host) && !opts.token) {
     throw new ServeConfigError(
@@ -61,6 +61,18 @@ export function checkServeOptions(opts: Pick<ServerOptions, 'host' | 'token' | '
   if (opts.token !== undefined && opts.token.length < 8) throw new ServeConfigError('the token must be at least 8 characters long.');
   if (opts.speed !== undefined && opts.speed !== 'max' && !(Number.isFinite(opts.speed) && opts.speed > 0)) {
     throw new ServeConfigError(`speed must be a positive number or "max", got ${String(opts.speed)}`);
+  }
+  for (const origin of opts.allowOrigins ?? []) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    // An origin is scheme://host[:port] and nothing more; a path would never match a browser's Origin header.
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== normalOrigin(origin)) {
+      throw new ServeConfigError(`--allow-origin takes a web origin such as http://localhost:5173 (scheme, host, port; no path), got "${origin.slice(0, 100)}"`);
+    }
   }
 }
 
