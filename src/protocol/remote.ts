@@ -24,6 +24,33 @@ export interface RemoteOptions {
   timeout_ms?: number;
 }
 
+/** Other clients' commands during a lease, by "<Class>.<command>": those that ran (reads) and those the server refused. */
+export interface ForeignCommands {
+  ran: Record<string, number>;
+  refused: Record<string, number>;
+}
+
+/**
+ * What a campaign learns about other clients on a shared instrument: whether it held the server's
+ * lease throughout ('held'), lost it to idle expiry ('lapsed'), or the server offers none ('not
+ * offered': then other clients' commands go unseen), and what they sent meanwhile.
+ */
+export interface Interference {
+  lease: 'held' | 'lapsed' | 'not offered';
+  foreign: ForeignCommands;
+}
+
+/** The lease tools of a served twin (lease.ts on the server); other bridges have none. */
+const ACQUIRE_LEASE = 'DigitalTwin_acquire_lease';
+const RELEASE_LEASE = 'DigitalTwin_release_lease';
+
+export interface RemoteLeasing {
+  /** Takes the server's exclusive lease when it offers one: true if taken, false if not offered; throws InstrumentLeased when another client holds it. */
+  acquireLease(idle_s?: number): Promise<boolean>;
+  /** Gives the lease back (a no-op without one) and tells what other clients sent while it was held. */
+  releaseLease(): Promise<Interference>;
+}
+
 /**
  * Asks for whole arrays (the largest acquisition is a 4096 x 4096 frame), or as much as the tool's
  * schema allows; a served twin caps JSON previews, and its longer datasets are read as binary
@@ -33,7 +60,7 @@ const WHOLE_ARRAYS = 4096 * 4096;
 const INSTRUMENT_CLASSES = ['DigitalTwin', 'AutoScriptMicroscope', 'JEOL', 'ElectronMicroscope'];
 const DEVICE_PREFIXES = new Set<string>(DEVICES.filter((d) => d !== 'instrument'));
 
-export async function connectRemoteInstrument(url: string, opts: RemoteOptions = {}): Promise<Instrument> {
+export async function connectRemoteInstrument(url: string, opts: RemoteOptions = {}): Promise<Instrument & RemoteLeasing> {
   let endpoint: URL;
   try {
     endpoint = new URL(url);
@@ -89,7 +116,7 @@ function connectionError(e: unknown, url: string): InstrumentError {
   return new InstrumentError('API_ConnectionFailed', `cannot connect to the MCP server at ${url}: ${(e as Error)?.message ?? String(e)}`, 'connect');
 }
 
-class RemoteInstrument implements Instrument {
+class RemoteInstrument implements Instrument, RemoteLeasing {
   readonly name: string;
   private readonly byName: Map<string, Tool>;
   private readonly resolved = new Map<string, Tool | null>();
@@ -97,6 +124,7 @@ class RemoteInstrument implements Instrument {
   /** Whether the server reported command timing in `_meta` last time (then no clock reads are needed). */
   private metaTiming = false;
   private closed = false;
+  private leaseId: string | undefined;
 
   constructor(
     private readonly url: string,
@@ -169,8 +197,32 @@ class RemoteInstrument implements Instrument {
     return (Date.now() - this.connectedAt_ms) / 1000;
   }
 
+  async acquireLease(idle_s = 900): Promise<boolean> {
+    if (!this.byName.has(ACQUIRE_LEASE)) return false;
+    const lease = resultValue(await this.call(ACQUIRE_LEASE, { idle_s }, 'DigitalTwin.acquire_lease')) as { lease_id?: unknown } | null;
+    this.leaseId = typeof lease?.lease_id === 'string' ? lease.lease_id : undefined;
+    return true;
+  }
+
+  async releaseLease(): Promise<Interference> {
+    const none = { ran: {}, refused: {} };
+    if (!this.byName.has(RELEASE_LEASE) || this.leaseId === undefined) return { lease: 'not offered', foreign: none };
+    const lease_id = this.leaseId;
+    this.leaseId = undefined;
+    try {
+      const released = resultValue(await this.call(RELEASE_LEASE, { lease_id }, 'DigitalTwin.release_lease')) as { foreign?: Partial<ForeignCommands> } | null;
+      return { lease: 'held', foreign: { ran: { ...released?.foreign?.ran }, refused: { ...released?.foreign?.refused } } };
+    } catch (e) {
+      // The lease lapsed (idle expiry) or was taken meanwhile: other clients may have run anything.
+      if (e instanceof InstrumentError && e.reason === 'API_NoLease') return { lease: 'lapsed', foreign: none };
+      throw e;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    // A campaign that failed midway must not keep the instrument until the lease's idle expiry.
+    if (this.leaseId !== undefined) await this.releaseLease().catch(() => undefined);
     this.closed = true;
     await this.transport.terminateSession().catch(() => undefined);
     await this.client.close();

@@ -4,6 +4,7 @@ import type { CampaignRecord } from '../policy/campaign/record.js';
 import { Microscope, type CommandTrace } from '../protocol/microscope.js';
 import { Rng } from '../protocol/random.js';
 import type { PolicyName, Scenario } from '../protocol/scenario.js';
+import type { Interference } from '../protocol/remote.js';
 import { createTwin } from '../twin/index.js';
 
 /** Where the campaign's instrument is: the built-in twin, or a served instrument over MCP. */
@@ -42,9 +43,19 @@ export async function runSession(base: Scenario, o: SessionOptions): Promise<Cam
   let truth: CampaignOptions['truth'];
   let close: () => Promise<void>;
   let microscope: Microscope;
+  let release: (() => Promise<Interference>) | undefined;
   if (o.instrumentUrl) {
     const { connectRemoteInstrument } = await import('../protocol/remote.js');
     const instrument = await connectRemoteInstrument(o.instrumentUrl, { token: o.token });
+    // Exclusive use while the campaign runs, when the server offers it: another client's stage
+    // moves would otherwise stretch the campaign unnoticed.
+    try {
+      await instrument.acquireLease();
+    } catch (e) {
+      await instrument.close();
+      throw e;
+    }
+    release = () => instrument.releaseLease();
     microscope = new Microscope(instrument, o.onCommand);
     close = () => instrument.close();
     // A served twin of this scenario and seed holds the same specimen: rebuild it here for the error
@@ -60,7 +71,9 @@ export async function runSession(base: Scenario, o: SessionOptions): Promise<Cam
     close = () => twin.instrument.close();
   }
   try {
-    return await runCampaign(microscope, { scenario, rng: new Rng(o.seed).fork('policy'), truth, onEvent: o.onEvent, denseModel: o.denseModel, extend: o.extend });
+    const record = await runCampaign(microscope, { scenario, rng: new Rng(o.seed).fork('policy'), truth, onEvent: o.onEvent, denseModel: o.denseModel, extend: o.extend });
+    if (release) record.summary.interference = await release();
+    return record;
   } finally {
     await close();
   }

@@ -126,7 +126,10 @@ describe('a campaign in-process and through a served twin', () => {
     // Everything else too: decisions, regions, the whole summary but the instrument's name.
     expect(served.iterations).toEqual(local.iterations);
     expect(served.visits).toEqual(local.visits);
-    expect({ ...served.summary, instrument: '' }).toEqual({ ...local.summary, instrument: '' });
+    // The served run held the lease throughout, and nobody else used the instrument.
+    const { interference, ...servedSummary } = served.summary;
+    expect(interference).toEqual({ lease: 'held', foreign: { ran: {}, refused: {} } });
+    expect({ ...servedSummary, instrument: '' }).toEqual({ ...local.summary, instrument: '' });
     expect(served.particles).toEqual(local.particles);
     expect(served.stage_path_m).toEqual(local.stage_path_m);
   });

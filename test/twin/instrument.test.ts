@@ -272,6 +272,18 @@ describe('instrument commands', () => {
     expect(await t.instrument.readAttribute('SCAN', 'imsize')).toBe(512);
   });
 
+  it('Connect: an OFF device turns ON again and accepts commands', async () => {
+    covers('instrument', 'Connect');
+    const t = twin();
+    await exec(t, 'Connect');
+    expect(t.twin.state.device).toBe('ON');
+    await exec(t, 'Disconnect');
+    expect((await refused(exec(t, 'get_stage'))).description).toMatch(/Connect/);
+    await exec(t, 'Connect');
+    expect(t.twin.state.device).toBe('ON');
+    expect((await exec(t, 'get_stage')).value).toHaveLength(5);
+  });
+
   it('EELS: initialize, acquire (exposure x frames + overhead), dispersions and apertures', async () => {
     covers('EELS', 'initialize_eels', 'acquire_eels_spectrum', 'get_eels_dispersion', 'set_eels_dispersion', 'get_available_dispersions');
     covers('EELS', 'get_eels_aperture', 'set_eels_aperture', 'get_available_apertures');

@@ -1,3 +1,4 @@
+import type { Interference } from '../../protocol/remote.js';
 import type { LatencyCategory } from '../../protocol/timing.js';
 import type { CandidateTerms, SwitchDecision } from '../switching.js';
 
@@ -75,6 +76,8 @@ export interface CampaignSummary {
   final_mean_sd: number;
   /** Share measured of each region surveyed at the end of the campaign, in first-visit order. */
   share_measured_per_region: { region: string; share: number }[];
+  /** Against a served instrument: the lease and other clients' commands during the campaign (see protocol/remote.ts). */
+  interference?: Interference;
 }
 
 export interface CampaignRecord {

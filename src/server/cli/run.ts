@@ -4,6 +4,7 @@ import { LATENCY_CATEGORIES } from '../../protocol/timing.js';
 import { ProgressBar } from '../progress.js';
 import { writeCampaignOutputs } from '../report/outputs.js';
 import { hms } from '../report/report.js';
+import type { Interference } from '../../protocol/remote.js';
 import { runSession } from '../session.js';
 import { guarded, intOption, outputDirectory, parse, policyOption, scenarioArgument } from './args.js';
 
@@ -73,6 +74,8 @@ export function run(argv: string[]): Promise<number> {
     const files = writeCampaignOutputs(out, record, trace);
     if (values.json) console.log(JSON.stringify(record.summary, null, 2));
     else console.log(formatSummary(record.summary, files));
+    const warning = interferenceWarning(record.summary.interference);
+    if (warning) console.error(`warning: ${warning}`);
     return 0;
   });
 }
@@ -89,6 +92,27 @@ export function formatSummary(s: CampaignSummary, files: string[] = []): string 
     `particles: ${s.particles_found} found, ${s.particles_measured} measured`,
     `final mean |error|: ${s.final_mean_abs_error === null ? 'n/a (no ground truth)' : `${s.final_mean_abs_error.toFixed(4)} eV`}   final mean sd: ${s.final_mean_sd.toFixed(4)} eV`,
   ];
+  if (s.interference) lines.push(`other clients: ${interferenceLine(s.interference)}`);
   if (files.length) lines.push('', `wrote ${files.join(', ')}`);
   return lines.join('\n');
+}
+
+/** "3 ran (DigitalTwin.get_stage 3), 308 refused (DigitalTwin.move_stage 308)", or "none" (lease held, nobody else). */
+function interferenceLine(i: Interference): string {
+  const tally = (counts: Record<string, number>, what: string) => {
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    const each = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ');
+    return total ? [`${total} ${what} (${each})`] : [];
+  };
+  const seen = [...tally(i.foreign.ran, 'ran'), ...tally(i.foreign.refused, 'refused')];
+  const lease = i.lease === 'held' ? 'lease held' : i.lease === 'lapsed' ? 'lease lapsed midway: later commands unseen' : 'the server offers no lease: their commands go unseen';
+  return `${seen.length ? seen.join(', ') : 'none'} (${lease})`;
+}
+
+/** A stderr warning when other clients shared the instrument, or could have unseen; undefined when the campaign had it alone. */
+export function interferenceWarning(i: Interference | undefined): string | undefined {
+  if (!i) return undefined;
+  const foreign = Object.keys(i.foreign.ran).length + Object.keys(i.foreign.refused).length > 0;
+  if (i.lease === 'held' && !foreign) return undefined;
+  return `other clients used the instrument during this campaign: ${interferenceLine(i)}; its timing may not be the instrument's alone.`;
 }

@@ -18,6 +18,8 @@ options:
                       per second, max = unpaced (default 1)
   --token T           bearer token: state-changing requests, and any from another machine,
                       must send Authorization: Bearer T (at least 8 characters)
+  --allow-origin O    a browser origin (e.g. http://localhost:5173) whose pages may use the
+                      server; repeatable. Other web pages are refused (403 ForbiddenOrigin)
   --log               log every HTTP request
 
 example:
@@ -41,6 +43,7 @@ export function serveOptions(argv: string[]): ServerOptions | 'help' {
     port: { type: 'string' },
     speed: { type: 'string' },
     token: { type: 'string' },
+    'allow-origin': { type: 'string', multiple: true },
     log: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -55,6 +58,7 @@ export function serveOptions(argv: string[]): ServerOptions | 'help' {
     port: intOption(values.port, 'port', 0, 65535) ?? 8000,
     speed: speedOption(values.speed) ?? 1,
     token: values.token,
+    allowOrigins: values['allow-origin'] ?? [],
     logger: values.log ?? false,
   };
   try {

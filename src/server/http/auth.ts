@@ -4,7 +4,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 /**
  * Who may do what. Without a token (only allowed on loopback) everything is open. With a token:
  * state-changing requests need `Authorization: Bearer <token>`; reads stay open to loopback peers
- * and need the token from anywhere else; a wrong token is always refused.
+ * of a loopback-bound server and need the token from anywhere else, and from everyone when the
+ * server listens off loopback (there the Host header proves nothing: a rebound name reaches it
+ * through a local browser as a loopback peer); a wrong token is always refused.
  */
 export type Access = 'write' | 'read';
 
@@ -39,6 +41,32 @@ export function hostHeaderAllowed(bindHost: string, hostHeader: string | undefin
   return hostHeader !== undefined && isLoopbackHost(hostName(hostHeader));
 }
 
+/** An Origin as compared: scheme://host[:port], lower case, no trailing slash. */
+export function normalOrigin(origin: string): string {
+  return origin.trim().toLowerCase().replace(/\/+$/, '');
+}
+
+/**
+ * Whether a request carrying `originHeader` may be answered. Browsers send Origin on cross-site
+ * requests and on every WebSocket handshake, so without this check any web page open in a local
+ * browser could read the telemetry and drive the twin. Allowed: no Origin (scripts, the MCP SDK,
+ * curl), a loopback page addressed to this very server (same host and port as Host), and the
+ * origins the operator named (--allow-origin). Everything else, "null" included, is refused.
+ */
+export function originAllowed(originHeader: string | undefined, hostHeader: string | undefined, allowed: readonly string[] = []): boolean {
+  if (originHeader === undefined) return true;
+  const origin = normalOrigin(originHeader);
+  if (allowed.some((a) => normalOrigin(a) === origin)) return true;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  return hostHeader !== undefined && url.host === hostHeader.trim().toLowerCase() && isLoopbackHost(hostName(url.host));
+}
+
 /** Compares secrets in time independent of where they differ (hashing first equalises lengths). */
 export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
@@ -56,7 +84,11 @@ export function bearerToken(headers: IncomingHttpHeaders | Record<string, unknow
 }
 
 export class AccessPolicy {
-  constructor(private readonly token: string | undefined) {}
+  constructor(
+    private readonly token: string | undefined,
+    /** Reads need the token too, from loopback peers as well (default: no). */
+    private readonly readsNeedToken = false,
+  ) {}
 
   get tokenRequired(): boolean {
     return this.token !== undefined;
@@ -69,6 +101,7 @@ export class AccessPolicy {
       if (sameSecret(given, this.token)) return { ok: true, access: 'write' };
       return { ok: false, reason: 'Unauthorized', description: 'the bearer token is wrong; send Authorization: Bearer <the token the server was started with (--token)>.' };
     }
+    if (this.readsNeedToken) return { ok: false, reason: 'Unauthorized', description: 'this server listens beyond loopback and requires the token for every request; send Authorization: Bearer <token>.' };
     if (isLoopbackAddress(remoteAddress)) return { ok: true, access: 'read' };
     return { ok: false, reason: 'Unauthorized', description: 'this server requires a token from non-local clients; send Authorization: Bearer <token>.' };
   }

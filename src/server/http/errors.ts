@@ -21,6 +21,8 @@ const STATUS_OF_REASON: Record<string, number> = {
   DeviceFault: 409,
   // The instrument is held by others and the queue is full.
   InstrumentBusy: 423,
+  InstrumentLeased: 423,
+  API_NoLease: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   InternalError: 500,

@@ -11,6 +11,7 @@ import { AccessPolicy, bearerToken, type Access } from './auth.js';
 import { clientIdHeader } from './clients.js';
 import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, errorTiming, MAX_MAX_VALUES, nestsTooDeep, tooDeep, toWire, type ErrorBody } from './serialization.js';
 import { exportedDevices, TOOL_CATALOGUE, type ToolEntry } from './tools.js';
+import { SessionLimits, type SessionInfo, type SessionLimitOptions } from './session-limits.js';
 import type { TwinService } from './twin-service.js';
 
 /**
@@ -21,18 +22,17 @@ import type { TwinService } from './twin-service.js';
 export interface McpOptions {
   service: TwinService;
   policy: AccessPolicy;
-  /** Sessions kept at once; initialising more is refused with 503 (default 256). */
-  maxSessions?: number;
+  /** Session bounds, in all and per client (see session-limits.ts). */
+  limits?: SessionLimitOptions;
   /** Sessions idle longer than this are closed (default 30 min). */
   idleTimeout_ms?: number;
 }
 
-interface Session {
+interface Session extends Omit<SessionInfo, 'id'> {
   transport: StreamableHTTPServerTransport;
   server: McpServer;
-  lastSeen_ms: number;
   /** Ids of this session's requests not yet answered, as JSON (1 and "1" are different ids). */
-  inFlight: Set<string>;
+  pendingIds: Set<string>;
 }
 
 const TOOLS = [...TOOL_CATALOGUE.values()].map((e) => e.tool);
@@ -44,7 +44,11 @@ const INSTRUCTIONS =
 
 export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): Promise<void>; sessionCount(): number } {
   const sessions = new Map<string, Session>();
-  const maxSessions = opts.maxSessions ?? 256;
+  // Without a server token nobody can hold one: keep no sessions in reserve for token holders.
+  const limits = new SessionLimits({ ...opts.limits, ...(opts.policy.tokenRequired ? {} : { reservedForToken: 0 }) });
+  const sessionInfos = function* (): Iterable<SessionInfo> {
+    for (const [id, s] of sessions) yield { id, owner: s.owner, authenticated: s.authenticated, lastSeen_ms: s.lastSeen_ms, inFlight: s.inFlight };
+  };
   const idle_ms = opts.idleTimeout_ms ?? 30 * 60_000;
 
   const sweep = setInterval(() => {
@@ -61,12 +65,15 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
     await s.server.close().catch(() => undefined);
   }
 
-  function newSession(): Session {
+  function newSession(owner: string, authenticated: boolean): Session {
     const server = new McpServer({ name: 'stem-twin', version: '0.1.0' }, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
     const session: Session = {
       server,
+      owner,
+      authenticated,
+      inFlight: 0,
       lastSeen_ms: Date.now(),
-      inFlight: new Set(),
+      pendingIds: new Set(),
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         // Plain JSON replies: a tool call is one request and one answer, and JSON is cheaper than SSE.
@@ -89,7 +96,8 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
   }
 
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const decision = opts.policy.decide(request.socket.remoteAddress, bearerToken(request.headers));
+    const given = bearerToken(request.headers);
+    const decision = opts.policy.decide(request.socket.remoteAddress, given);
     if (!decision.ok) return void reply.code(401).send({ reason: decision.reason, description: decision.description });
 
     const sessionId = request.headers['mcp-session-id'];
@@ -98,8 +106,12 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
       session = sessions.get(sessionId);
       if (!session) return void reply.code(404).send(jsonRpcError(-32001, `Session not found: no MCP session "${sessionId.slice(0, 64)}" (it ended or the server restarted); initialise a new one.`));
     } else if (request.method === 'POST' && isInitializeRequest(request.body)) {
-      if (sessions.size >= maxSessions) return void reply.code(503).send(jsonRpcError(-32000, `too many MCP sessions (${sessions.size}); close one (HTTP DELETE /mcp) and retry.`));
-      session = newSession();
+      const owner = sessionOwner(request);
+      const authenticated = opts.policy.tokenRequired && given !== undefined && decision.access === 'write';
+      const admission = limits.admit(sessionInfos(), owner, authenticated);
+      if (!admission.ok) return void reply.code(admission.status).send(jsonRpcError(-32000, admission.message));
+      if (admission.evict) await closeSession(admission.evict);
+      session = newSession(owner, authenticated);
       await session.server.connect(session.transport);
     } else {
       return void reply.code(400).send(jsonRpcError(-32000, 'Bad Request: send an initialize request first, then the mcp-session-id header it returns with every request.'));
@@ -109,14 +121,14 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
     // The transport answers by id: a second request with an in-flight id would run and never be
     // answered (its reply goes to the first). Refuse it before anything runs.
     const ids = requestIds(request.body);
-    const duplicate = ids.find((id, i) => session.inFlight.has(id) || ids.indexOf(id) !== i);
+    const duplicate = ids.find((id, i) => session.pendingIds.has(id) || ids.indexOf(id) !== i);
     if (duplicate !== undefined) {
       return void reply.code(400).send({ jsonrpc: '2.0', error: { code: -32600, message: `Invalid Request: id ${duplicate.slice(0, 100)} is already in flight in this session; use a fresh id per request.` }, id: JSON.parse(duplicate) });
     }
-    for (const id of ids) session.inFlight.add(id);
+    for (const id of ids) session.pendingIds.add(id);
     const owner = session;
     reply.raw.once('close', () => {
-      for (const id of ids) owner.inFlight.delete(id);
+      for (const id of ids) owner.pendingIds.delete(id);
     });
 
     const clientInfo = session.server.server.getClientVersion();
@@ -125,6 +137,7 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
     const auth: AuthInfo = { token: '', clientId: client, scopes: [decision.access], extra: { client, access: decision.access } satisfies CallerInfo };
     (request.raw as IncomingMessage & { auth?: AuthInfo }).auth = auth;
     reply.hijack();
+    session.inFlight++;
     try {
       await session.transport.handleRequest(request.raw as IncomingMessage & { auth?: AuthInfo }, reply.raw, request.body);
     } catch (e) {
@@ -134,6 +147,9 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
         reply.raw.writeHead(500, { 'content-type': 'application/json' });
         reply.raw.end(JSON.stringify({ reason: 'InternalError', description: (e as Error).message }));
       } else reply.raw.end();
+    } finally {
+      session.inFlight--;
+      session.lastSeen_ms = Date.now();
     }
   }
 
@@ -146,6 +162,13 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
       await Promise.all([...sessions.keys()].map(closeSession));
     },
   };
+}
+
+/** Who a session belongs to, for the per-client bound: the peer address and the client's name. */
+function sessionOwner(request: FastifyRequest): string {
+  const params = (request.body as { params?: { clientInfo?: { name?: unknown } } } | undefined)?.params;
+  const named = clientIdHeader(request.headers) ?? (typeof params?.clientInfo?.name === 'string' ? clientIdHeader({ 'x-client-id': params.clientInfo.name }) : undefined);
+  return `${request.socket.remoteAddress ?? 'unknown'}|${named ?? 'client'}`;
 }
 
 interface CallerInfo {
@@ -238,6 +261,10 @@ export async function callTool(service: TwinService, name: string, rawArgs: unkn
         return ok(exportedDevices());
       case 'get-clock':
         return ok(await service.now_s());
+      case 'acquire-lease':
+        return ok(service.lease.acquire(caller.client, args.idle_s));
+      case 'release-lease':
+        return ok(service.lease.release(caller.client, args.lease_id));
       case 'get-data': {
         if (typeof args.key !== 'string') throw invalid(name, `key must be a string, got ${shown(args.key)}`);
         const max = args.max_values ?? DEFAULT_MAX_VALUES;

@@ -23,6 +23,8 @@ export const REST_ROUTES = [
   'GET /api/state',
   'GET /api/data/:key',
   'GET /api/data/:key/raw',
+  'POST /api/lease',
+  'DELETE /api/lease',
 ];
 
 const ERROR = {
@@ -189,6 +191,7 @@ export function registerRest(app: FastifyInstance, opts: RestOptions): void {
             holder: HOLDER,
             queued: { type: 'integer' },
             speed: { type: ['number', 'string'] },
+            lease: { type: ['object', 'null'], additionalProperties: true },
           },
           required: ['state', 'clock_s', 'holder', 'queued', 'speed'],
         },
@@ -199,6 +202,41 @@ export function registerRest(app: FastifyInstance, opts: RestOptions): void {
       if (!access(request, reply)) return reply;
       const view = await service.view();
       return { ...view, state: toWire(view.state), speed: opts.speed };
+    },
+  });
+
+  // The lease (see lease.ts): a REST client is named by x-client-id, so send the same one with every request.
+  app.post<{ Body: { idle_s?: number } | undefined }>('/api/lease', {
+    schema: {
+      body: { type: ['object', 'null'], properties: { idle_s: { type: 'number' } }, additionalProperties: false },
+      response: { 200: { type: 'object', additionalProperties: true }, ...ERRORS },
+    },
+    handler: async (request, reply) => {
+      const a = access(request, reply);
+      if (!a) return reply;
+      if (a !== 'write') return refuseWrite(reply, 'POST /api/lease');
+      try {
+        return service.lease.acquire(client(request), request.body?.idle_s ?? undefined);
+      } catch (e) {
+        return fail(reply, e);
+      }
+    },
+  });
+
+  app.delete<{ Querystring: { lease_id?: string } }>('/api/lease', {
+    schema: {
+      querystring: { type: 'object', properties: { lease_id: { type: 'string', maxLength: 100 } }, additionalProperties: false },
+      response: { 200: { type: 'object', additionalProperties: true }, ...ERRORS },
+    },
+    handler: async (request, reply) => {
+      const a = access(request, reply);
+      if (!a) return reply;
+      if (a !== 'write') return refuseWrite(reply, 'DELETE /api/lease');
+      try {
+        return service.lease.release(client(request), request.query.lease_id);
+      } catch (e) {
+        return fail(reply, e);
+      }
     },
   });
 

@@ -1,12 +1,14 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import Fastify from 'fastify';
 import { InProcessInstrument, type ClockPacing } from '../../protocol/in-process.js';
 import type { Scenario } from '../../protocol/scenario.js';
 import { createTwin, type Twin } from '../../twin/index.js';
-import { AccessPolicy, hostHeaderAllowed, isLoopbackHost } from './auth.js';
+import { AccessPolicy, hostHeaderAllowed, isLoopbackHost, normalOrigin, originAllowed } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { installJsonBody } from './json-body.js';
 import { registerMcp } from './mcp.js';
 import { REST_ROUTES, registerRest } from './rest.js';
+import type { SessionLimitOptions } from './session-limits.js';
 import { attachTelemetry } from './telemetry.js';
 import { TwinService, type TwinBackend } from './twin-service.js';
 
@@ -23,10 +25,15 @@ export interface ServerOptions {
   port?: number;
   /** Virtual seconds per wall second (1: the instrument's real rhythm), or 'max' (unpaced). Default 'max'. */
   speed?: number | 'max';
-  /** Bearer token for state-changing requests (and for any request from a non-loopback peer). */
+  /** Bearer token for state-changing requests (and for any request from a non-loopback peer, or to a non-loopback bind). */
   token?: string;
+  /** Reads need the token too, loopback peers included. Default: when `host` is not loopback. */
+  readsNeedToken?: boolean;
+  /** Browser origins (e.g. "http://localhost:5173") allowed besides same-host loopback pages; see originAllowed. */
+  allowOrigins?: string[];
   logger?: boolean;
-  maxSessions?: number;
+  /** MCP session bounds (in all, per client, kept for token holders): see session-limits.ts. */
+  sessionLimits?: SessionLimitOptions;
 }
 
 export interface RunningServer {
@@ -45,7 +52,7 @@ export interface RunningServer {
 /** A refused configuration (e.g. a public bind without a token). */
 export class ServeConfigError extends Error {}
 
-export function checkServeOptions(opts: Pick<ServerOptions, 'host' | 'token' | 'speed'>): void {
+export function checkServeOptions(opts: Pick<ServerOptions, 'host' | 'token' | 'speed' | 'allowOrigins'>): void {
   const host = opts.host ?? '127.0.0.1';
   if (!isLoopbackHost(host) && !opts.token) {
     throw new ServeConfigError(
@@ -55,6 +62,18 @@ export function checkServeOptions(opts: Pick<ServerOptions, 'host' | 'token' | '
   if (opts.token !== undefined && opts.token.length < 8) throw new ServeConfigError('the token must be at least 8 characters long.');
   if (opts.speed !== undefined && opts.speed !== 'max' && !(Number.isFinite(opts.speed) && opts.speed > 0)) {
     throw new ServeConfigError(`speed must be a positive number or "max", got ${String(opts.speed)}`);
+  }
+  for (const origin of opts.allowOrigins ?? []) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    // An origin is scheme://host[:port] and nothing more; a path would never match a browser's Origin header.
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== normalOrigin(origin)) {
+      throw new ServeConfigError(`--allow-origin takes a web origin such as http://localhost:5173 (scheme, host, port; no path), got "${origin.slice(0, 100)}"`);
+    }
   }
 }
 
@@ -67,6 +86,18 @@ export function twinBackend(t: Twin, pacing: ClockPacing): TwinBackend {
   };
 }
 
+/** Why a request is not addressed to this server by a trusted party (wrong Host, foreign Origin), or undefined when it is. */
+export function addressedHere(bindHost: string, headers: IncomingHttpHeaders, allowOrigins: readonly string[]): { reason: string; description: string } | undefined {
+  if (!hostHeaderAllowed(bindHost, headers.host)) {
+    return { reason: 'ForbiddenHost', description: `this server listens on ${bindHost} and answers only requests addressed to it (Host ${String(headers.host).slice(0, 100)} refused).` };
+  }
+  const origin = Array.isArray(headers.origin) ? headers.origin[0] : headers.origin;
+  if (!originAllowed(origin, headers.host, allowOrigins)) {
+    return { reason: 'ForbiddenOrigin', description: `requests from web pages at ${String(origin).slice(0, 100)} are refused; start the server with --allow-origin ${String(origin).slice(0, 100)} to allow that page.` };
+  }
+  return undefined;
+}
+
 /** One fastify server over one twin: MCP at /mcp, REST under /api, socket.io telemetry at /socket.io. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   checkServeOptions(opts);
@@ -75,20 +106,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const twin = createTwin(opts.scenario, { seed: opts.seed });
   const stop = new AbortController();
   const service = new TwinService(twinBackend(twin, { speed, signal: stop.signal }));
-  const policy = new AccessPolicy(opts.token);
+  const policy = new AccessPolicy(opts.token, opts.readsNeedToken ?? !isLoopbackHost(host));
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true, return503OnClosing: true });
   installJsonBody(app);
   installErrorHandling(app, [...REST_ROUTES, 'GET|POST|DELETE /mcp (MCP streamable HTTP)', 'socket.io at /socket.io']);
-  const hostAllowed = (h: string | undefined) => hostHeaderAllowed(host, h);
+  const requestAllowed = (headers: IncomingHttpHeaders) => addressedHere(host, headers, opts.allowOrigins ?? []);
+  // Every route, known or not (fastify runs onRequest before routing); socket.io checks the same in allowRequest.
   app.addHook('onRequest', async (request, reply) => {
-    if (!hostAllowed(request.headers.host)) {
-      return reply.code(403).send({ reason: 'ForbiddenHost', description: `this server listens on ${host} and answers only requests addressed to it (Host ${String(request.headers.host).slice(0, 100)} refused).` });
-    }
+    const refusal = requestAllowed(request.headers);
+    if (refusal) return reply.code(403).send(refusal);
   });
-  const mcp = registerMcp(app, { service, policy, maxSessions: opts.maxSessions });
+  const mcp = registerMcp(app, { service, policy, limits: opts.sessionLimits });
   registerRest(app, { service, policy, speed });
-  const telemetry = attachTelemetry(app.server, { service, policy, speed, hostAllowed });
+  const telemetry = attachTelemetry(app.server, { service, policy, speed, requestAllowed });
   await app.listen({ host, port: opts.port ?? 8000 });
 
   const address = app.server.address();

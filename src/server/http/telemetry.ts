@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingHttpHeaders, Server as HttpServer } from 'node:http';
 import type { Subscription } from 'rxjs';
 import { Server as SocketServer, type Socket } from 'socket.io';
 import { categoryOfCommand } from '../../protocol/timing.js';
@@ -13,7 +13,7 @@ import type { TwinService } from './twin-service.js';
  * Live telemetry over socket.io, on the same HTTP server (path /socket.io).
  *
  * Server -> client events:
- *   'hello'      on connect: { state, clock_s, holder, queued, speed }, the snapshot that later
+ *   'hello'      on connect: { state, clock_s, holder, queued, lease, speed }, the snapshot that later
  *                'state' patches apply to.
  *   'telemetry'  every record of the twin, in virtual-time order:
  *                { type: 'command-start', seq, t_s, device, command, args, client }
@@ -32,7 +32,9 @@ import type { TwinService } from './twin-service.js';
  *                plain objects with a string `type`, at most 64 KiB as JSON. ack({ ok: true }) or
  *                ack({ ok: false, reason, description }).
  *
- * Connecting needs read access: open on loopback, the token from elsewhere.
+ * Connecting needs read access: open on loopback, the token from elsewhere (and from everywhere
+ * when the server listens off loopback); a handshake from a foreign web page (Origin) or to a
+ * rebound Host is refused before that (see addressedHere in server.ts).
  */
 export const MAX_PUBLISHED_BYTES = 64 * 1024;
 
@@ -40,8 +42,8 @@ export interface TelemetryOptions {
   service: TwinService;
   policy: AccessPolicy;
   speed: number | 'max';
-  /** Refuses handshakes addressed to another host (DNS rebinding); default: all allowed. */
-  hostAllowed?: (hostHeader: string | undefined) => boolean;
+  /** Why a handshake is refused (wrong Host: DNS rebinding; foreign Origin: a web page), or undefined; default: all allowed. */
+  requestAllowed?: (headers: IncomingHttpHeaders) => { reason: string; description: string } | undefined;
 }
 
 interface SocketData {
@@ -80,12 +82,16 @@ export function telemetryEnricher(): (record: InstrumentTelemetry, render?: bool
 }
 
 export function attachTelemetry(httpServer: HttpServer, opts: TelemetryOptions): { io: SocketServer; close(): Promise<void> } {
-  const hostAllowed = opts.hostAllowed ?? (() => true);
+  const requestAllowed = opts.requestAllowed ?? (() => undefined);
   const io = new SocketServer(httpServer, {
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: 2 * MAX_PUBLISHED_BYTES,
-    allowRequest: (req, callback) => callback(hostAllowed(req.headers.host) ? null : 'ForbiddenHost: requests must be addressed to the host the server listens on', hostAllowed(req.headers.host)),
+    // Runs for every engine.io request, polling and WebSocket upgrade alike.
+    allowRequest: (req, callback) => {
+      const refusal = requestAllowed(req.headers);
+      callback(refusal ? `${refusal.reason}: ${refusal.description}` : null, !refusal);
+    },
   });
   const { service, policy } = opts;
 

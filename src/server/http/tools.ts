@@ -1,6 +1,7 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { ATTRIBUTES, COMMANDS, tangoClass, type AttributeSpec, type CommandSpec, type DeviceName } from '../../protocol/commands.js';
 import { OPTIONAL_ARGUMENT, schemaOfType } from './arguments.js';
+import { DEFAULT_LEASE_IDLE_s, MAX_LEASE_IDLE_s } from './lease.js';
 import { DEFAULT_MAX_VALUES, MAX_MAX_VALUES } from './serialization.js';
 
 /**
@@ -9,7 +10,7 @@ import { DEFAULT_MAX_VALUES, MAX_MAX_VALUES } from './serialization.js';
  * Tango argument as `arg` and returning `{result}` (FastMCP's wrapped result), plus the bridge's
  * `list_devices` and `get_data_from_key`. The twin adds what the real bridge does not publish:
  * `<DEVICE>_write_attribute` / `<DEVICE>_read_attribute` for device settings and
- * `DigitalTwin_get_clock`. Every command result carries its simulated timing in `_meta`
+ * `DigitalTwin_get_clock`, and DigitalTwin_acquire_lease / DigitalTwin_release_lease. Every command result carries its simulated timing in `_meta`
  * ({start_s, end_s, breakdown_s}), so a remote client can account instrument time exactly.
  */
 export type ToolAction =
@@ -18,7 +19,9 @@ export type ToolAction =
   | { kind: 'read-attribute'; device: DeviceName }
   | { kind: 'list-devices' }
   | { kind: 'get-data' }
-  | { kind: 'get-clock' };
+  | { kind: 'get-clock' }
+  | { kind: 'acquire-lease' }
+  | { kind: 'release-lease' };
 
 export interface ToolEntry {
   tool: Tool;
@@ -187,6 +190,33 @@ const BRIDGE_TOOLS: ToolEntry[] = [
     },
     action: { kind: 'get-clock' },
     changesState: false,
+  },
+  {
+    tool: {
+      name: 'DigitalTwin_acquire_lease',
+      description:
+        'Twin extra: take the instrument exclusively. While you hold the lease, other clients\' state-changing commands are refused (InstrumentLeased); ' +
+        'their reads still run. The lease lapses after idle_s seconds (wall clock) without a command from you; calling again renews it. ' +
+        'Result: {lease_id, client, since_ms, expires_ms, idle_s}.',
+      inputSchema: {
+        type: 'object',
+        properties: { idle_s: { type: 'number', exclusiveMinimum: 0, maximum: MAX_LEASE_IDLE_s, default: DEFAULT_LEASE_IDLE_s, description: 'seconds without a command before the lease lapses' } },
+        additionalProperties: false,
+      },
+    },
+    action: { kind: 'acquire-lease' },
+    changesState: true,
+  },
+  {
+    tool: {
+      name: 'DigitalTwin_release_lease',
+      description:
+        'Twin extra: give the lease up. Result: {lease, foreign: {ran, refused}}: the other clients\' commands during the lease, by "<Class>.<command>", ' +
+        'those that ran (reads) and those refused.',
+      inputSchema: { type: 'object', properties: { lease_id: { type: 'string', maxLength: 100 } }, additionalProperties: false },
+    },
+    action: { kind: 'release-lease' },
+    changesState: true,
   },
 ];
 

@@ -5,6 +5,7 @@ import type { InstrumentTelemetry } from '../../twin/index.js';
 import { checkArgument, lookupCommand } from './arguments.js';
 import { nestsTooDeep, tooDeep } from './serialization.js';
 import { BeamQueue, type Holder } from './beam-queue.js';
+import { InstrumentLease, type LeaseInfo } from './lease.js';
 
 /** What the service needs of a twin: an adapter per client, the state snapshot, the telemetry. */
 export interface TwinBackend {
@@ -20,6 +21,8 @@ export interface TwinStateView {
   clock_s: number;
   holder: Holder | null;
   queued: number;
+  /** Who leases the instrument (its lease_id is told only to the holder). */
+  lease: Omit<LeaseInfo, 'lease_id'> | null;
 }
 
 /**
@@ -29,15 +32,18 @@ export interface TwinStateView {
  */
 export class TwinService {
   readonly queue: BeamQueue;
+  /** Exclusive use of the instrument by one client (see lease.ts). */
+  readonly lease: InstrumentLease;
   /** Reads need no client name; this adapter serves them. */
   private readonly reader: Instrument;
   private closing = false;
 
   constructor(
     private readonly backend: TwinBackend,
-    opts: { maxQueued?: number } = {},
+    opts: { maxQueued?: number; clock_ms?: () => number } = {},
   ) {
     this.queue = new BeamQueue(opts.maxQueued);
+    this.lease = new InstrumentLease(opts.clock_ms);
     this.reader = backend.instrumentFor('reader');
   }
 
@@ -55,7 +61,8 @@ export class TwinService {
       const args = checkArgument(spec, request.args);
       const device = spec.device;
       const origin = `${tangoClass(device)}.${spec.name}`;
-      return this.queue.run(client, origin, () => this.closingAware(origin, this.backend.instrumentFor(client).execute({ device, command: spec.name, args })));
+      this.lease.admit(client, origin, spec.changesState);
+      return this.leaseAware(client, this.queue.run(client, origin, () => this.closingAware(origin, this.backend.instrumentFor(client).execute({ device, command: spec.name, args }))));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -69,7 +76,8 @@ export class TwinService {
       // Telemetry carries the value to every subscriber: refuse what no encoder should have to walk.
       if (nestsTooDeep(write.value)) throw tooDeep(write.attribute, origin);
       if (write.value === undefined) throw new InstrumentError('API_InvalidArgument', 'a value is required', origin);
-      return this.queue.run(client, origin, () => this.closingAware(origin, this.backend.instrumentFor(client).writeAttribute(write)));
+      this.lease.admit(client, origin, true);
+      return this.leaseAware(client, this.queue.run(client, origin, () => this.closingAware(origin, this.backend.instrumentFor(client).writeAttribute(write))));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -92,7 +100,9 @@ export class TwinService {
   }
 
   async view(): Promise<TwinStateView> {
-    return { state: this.backend.snapshot(), clock_s: await this.now_s(), holder: this.queue.holder, queued: this.queue.queued };
+    const held = this.lease.holder;
+    const lease = held ? { client: held.client, since_ms: held.since_ms, expires_ms: held.expires_ms, idle_s: held.idle_s } : null;
+    return { state: this.backend.snapshot(), clock_s: await this.now_s(), holder: this.queue.holder, queued: this.queue.queued, lease };
   }
 
   /** Refuses new work and waits (up to `timeout_ms`) for queued work to finish. */
@@ -100,6 +110,11 @@ export class TwinService {
     this.closing = true;
     await Promise.race([this.queue.drain(), new Promise((r) => setTimeout(r, timeout_ms).unref())]);
     this.queue.complete();
+  }
+
+  /** The holder's lease stays alive through a long (paced) command: its idle time counts from the command's end. */
+  private leaseAware<T>(client: string, running: Promise<T>): Promise<T> {
+    return running.finally(() => this.lease.touch(client));
   }
 
   /** A command cut short by shutdown (its paced run aborted) is reported as such, not as an internal error. */

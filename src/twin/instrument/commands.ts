@@ -213,6 +213,9 @@ const INSTRUMENT: Record<string, CommandHandler> = {
   get_screen_current: read((s) => s.beam_current_pA),
 
   Disconnect: change((d) => void (d.device = 'OFF')),
+  // The one command an OFF device accepts (see Twin.checkDeviceState): a served twin shared by
+  // several clients must not stay OFF for good because one of them disconnected.
+  Connect: change((d) => void (d.device = 'ON')),
 };
 
 const EELS: Record<string, CommandHandler> = {

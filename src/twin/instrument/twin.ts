@@ -130,7 +130,7 @@ export class InstrumentTwin implements TwinEndpoint {
         const overhead_s = this.latency.drawOverhead_s(this.overheadRng);
         let plan: Plan;
         try {
-          this.checkDeviceState(origin);
+          this.checkDeviceState(device, command, origin);
           plan = planner(this.context(origin));
         } catch (e) {
           const breakdown_s: Breakdown = { control_overhead: overhead_s };
@@ -168,9 +168,11 @@ export class InstrumentTwin implements TwinEndpoint {
     return { state: this.snapshot, spec: this.spec, latency: this.latency, acquisitions: this.acquisitions, origin };
   }
 
-  private checkDeviceState(origin: string): void {
+  private checkDeviceState(device: DeviceName, command: string, origin: string): void {
     const s = this.snapshot;
-    if (s.device === 'OFF') throw new InstrumentError('DeviceOff', 'the instrument is OFF after Disconnect; start a new session (a new twin) to continue.', origin);
+    if (s.device === 'OFF' && !(device === 'instrument' && command === 'Connect')) {
+      throw new InstrumentError('DeviceOff', 'the instrument is OFF after Disconnect; send DigitalTwin.Connect to turn it ON again.', origin);
+    }
     if (s.device === 'FAULT') throw new InstrumentError('DeviceFault', `the instrument is in FAULT (${s.fault}); commands are refused until the fault is cleared.`, origin);
   }
 
