@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { RunningServer } from '../../src/server/http/server.js';
 import { MAX_DEPTH, MAX_MAX_VALUES, toWire } from '../../src/server/http/serialization.js';
+import { publishProblem } from '../../src/server/http/telemetry.js';
 import { deepJson, http, rawMcp, serve, smallScenario, toolCall, toolErrorOf } from './server-fixtures.js';
 
 /** Requests that once killed or froze the server (issue 8): each must be refused clearly, the server staying up. */
@@ -75,6 +76,13 @@ describe('telemetry survives a record it cannot encode', () => {
     await new Promise<void>((resolve) => (got.some((e) => e.type === 'command-end') ? resolve() : socket.on('telemetry', (e) => e.type === 'command-end' && resolve())));
     expect(got[0]).toMatchObject({ type: 'unencodable', record_type: 'acquisition', reason: 'API_InvalidArgument' });
     expect(got[0]!.description).toContain('nested deeper');
+  });
+});
+
+describe('published campaign events', () => {
+  it('an event nested too deep is refused before it is relayed', () => {
+    expect(publishProblem({ type: 'x', data: JSON.parse(deepJson(10_000)) })).toBe(`event: nested deeper than ${MAX_DEPTH} levels`);
+    expect(publishProblem({ type: 'x', data: JSON.parse(deepJson(MAX_DEPTH - 2)) })).toBeUndefined();
   });
 });
 

@@ -9,7 +9,7 @@ import type { DeviceName } from '../../protocol/commands.js';
 import { InstrumentError, shown, type CommandOutcome } from '../../protocol/instrument.js';
 import { AccessPolicy, bearerToken, type Access } from './auth.js';
 import { clientIdHeader } from './clients.js';
-import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, errorTiming, MAX_MAX_VALUES, nestsTooDeep, tooDeep, toWire, type ErrorBody } from './serialization.js';
+import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, errorTiming, MAX_MAX_VALUES, nestsTooDeep, tooDeep, toWire } from './serialization.js';
 import { exportedDevices, TOOL_CATALOGUE, type ToolEntry } from './tools.js';
 import { SessionLimits, type SessionInfo, type SessionLimitOptions } from './session-limits.js';
 import type { TwinService } from './twin-service.js';

@@ -6,7 +6,7 @@ import type { InstrumentTelemetry } from '../../twin/index.js';
 import type { AccessPolicy, Access } from './auth.js';
 import { bearerToken } from './auth.js';
 import { clientIdHeader } from './clients.js';
-import { errorBody, toWire } from './serialization.js';
+import { errorBody, nestsTooDeep, tooDeep, toWire } from './serialization.js';
 import type { TwinService } from './twin-service.js';
 
 /**
@@ -162,6 +162,8 @@ export function attachTelemetry(httpServer: HttpServer, opts: TelemetryOptions):
 export function publishProblem(event: unknown): string | undefined {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) return 'an event must be an object with a string "type", e.g. { type: "iteration", ... }';
   if (typeof (event as { type?: unknown }).type !== 'string') return 'the event needs a string "type"';
+  // Relaying walks the event (socket.io looks for binary parts recursively): bound the walk first.
+  if (nestsTooDeep(event)) return tooDeep('event').description;
   let size: number;
   try {
     size = Buffer.byteLength(JSON.stringify(event));
