@@ -1,4 +1,6 @@
 import { request as httpRequest } from 'node:http';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { io as connect } from 'socket.io-client';
 import { originAllowed } from '../../src/server/http/auth.js';
@@ -232,6 +234,19 @@ describe('instrument lease', () => {
       await a.close();
       await b.close();
     }
+  });
+
+  it('a lease ends with the MCP session that holds it', async () => {
+    server = await serve();
+    const transport = new StreamableHTTPClientTransport(new URL(server.mcpUrl));
+    const holder = new Client({ name: 'holder', version: '1' });
+    await holder.connect(transport);
+    expect(toolError(await call(holder, 'DigitalTwin_acquire_lease', {}))).toBeUndefined();
+    expect((await http(server, 'GET', '/api/state')).body.lease).toMatchObject({ client: expect.stringMatching(/^mcp:holder:/) });
+    await transport.terminateSession();
+    await holder.close();
+    expect((await http(server, 'GET', '/api/state')).body.lease).toBeNull();
+    expect((await http(server, 'POST', '/api/commands', { command: 'move_stage', args: [1e-6, 0, 0, 0, 0] })).status).toBe(200);
   });
 
   it('with a token, taking the lease needs it', async () => {

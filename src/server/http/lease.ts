@@ -91,6 +91,11 @@ export class InstrumentLease {
     if (held && this.current && held.client === client) this.current.info.expires_ms = this.clock_ms() + held.idle_s * 1000;
   }
 
+  /** Ends `client`'s lease, if it holds one, without a report (its MCP session ended: nobody is left to release it). */
+  dropHeldBy(client: string): void {
+    if (this.holder?.client === client) this.current = undefined;
+  }
+
   private leased(origin: string, held: LeaseInfo): InstrumentError {
     const left_s = Math.max(0, Math.round((held.expires_ms - this.clock_ms()) / 1000));
     return new InstrumentError(

@@ -33,6 +33,8 @@ interface Session extends Omit<SessionInfo, 'id'> {
   server: McpServer;
   /** Ids of this session's requests not yet answered, as JSON (1 and "1" are different ids). */
   pendingIds: Set<string>;
+  /** The name its last request ran under (its lease, if any, is held under this name). */
+  client?: string;
 }
 
 const TOOLS = [...TOOL_CATALOGUE.values()].map((e) => e.tool);
@@ -57,10 +59,18 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
   }, Math.min(idle_ms, 60_000));
   sweep.unref();
 
-  async function closeSession(id: string): Promise<void> {
+  /** Forgets a session; a lease it held ends with it, unless another live session shares its client name. */
+  function forget(id: string): void {
     const s = sessions.get(id);
     if (!s) return;
     sessions.delete(id);
+    if (s.client !== undefined && ![...sessions.values()].some((o) => o.client === s.client)) opts.service.lease.dropHeldBy(s.client);
+  }
+
+  async function closeSession(id: string): Promise<void> {
+    const s = sessions.get(id);
+    if (!s) return;
+    forget(id);
     await s.transport.close().catch(() => undefined);
     await s.server.close().catch(() => undefined);
   }
@@ -79,12 +89,12 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
         // Plain JSON replies: a tool call is one request and one answer, and JSON is cheaper than SSE.
         enableJsonResponse: true,
         onsessioninitialized: (id) => void sessions.set(id, session),
-        onsessionclosed: (id) => void sessions.delete(id),
+        onsessionclosed: (id) => forget(id),
       }),
     };
     session.transport.onclose = () => {
       const id = session.transport.sessionId;
-      if (id) sessions.delete(id);
+      if (id) forget(id);
     };
     server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
     server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -134,6 +144,7 @@ export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): 
     const clientInfo = session.server.server.getClientVersion();
     const client =
       clientIdHeader(request.headers) ?? `mcp:${clientInfo?.name ?? 'client'}:${(session.transport.sessionId ?? 'new').slice(0, 8)}`;
+    session.client = client;
     const auth: AuthInfo = { token: '', clientId: client, scopes: [decision.access], extra: { client, access: decision.access } satisfies CallerInfo };
     (request.raw as IncomingMessage & { auth?: AuthInfo }).auth = auth;
     reply.hijack();
