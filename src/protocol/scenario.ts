@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
+import { binomial, expectedParticles, gridLevels, MAX_COVERAGE } from '../twin/capacity.js';
 import { ELEMENTS } from './elements.js';
 
 /**
@@ -163,13 +164,17 @@ const obj = (properties: Record<string, object>, required: string[] = []) => ({
   properties,
   required,
 });
+/** A name that is one file name on every system: letters, digits, '.', '_', '-', not starting with '.' or '-'. */
+export const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+export const COMPOSITION_KINDS = ['uniform', 'dirichlet', 'gradient'] as const;
 const fractions = { type: 'array', items: num(0, 1), minItems: 2, maxItems: 10 };
 
 /** JSON Schema of a scenario file. Every field but `name` is optional (defaults apply). */
 export const SCENARIO_SCHEMA = obj(
   {
     $schema: { type: 'string' },
-    name: { type: 'string', minLength: 1, maxLength: 200 },
+    /** Names the run's output folder, so a safe file name: no '/', no leading '.'. */
+    name: { type: 'string', pattern: SAFE_NAME.source, maxLength: 100 },
     description: { type: 'string', maxLength: 5000 },
     seed: int(0, 2 ** 31 - 1),
     specimen: obj({
@@ -240,12 +245,26 @@ export class ScenarioError extends Error {
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateSchema = ajv.compile(SCENARIO_SCHEMA);
 
+/** A value as a message shows it: short JSON, or its kind when that is too deep to print. */
+function shownValue(v: unknown): string {
+  try {
+    return JSON.stringify(v)?.slice(0, 80) ?? String(v);
+  } catch {
+    return Array.isArray(v) ? 'a deeply nested array' : 'a deeply nested object';
+  }
+}
+
 /** Turns one ajv error into "specimen.density_per_um2: must be <= 100 (got 500)". */
 function describe(e: ErrorObject, input: unknown): string {
   const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
   const got = e.instancePath.split('/').slice(1).reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], input);
-  const shown = got === undefined ? '' : ` (got ${JSON.stringify(got)?.slice(0, 80)})`;
+  if (typeof got === 'number' && !Number.isFinite(got)) return `${path}: the number is too large (not finite)`;
+  const shown = got === undefined ? '' : ` (got ${shownValue(got)})`;
   switch (e.keyword) {
+    case 'pattern':
+      return path === 'name'
+        ? `name: must be a safe file name (letters, digits, '.', '_', '-'; no '/', not starting with '.' or '-')${shown}`
+        : `${path}: ${e.message}${shown}`;
     case 'additionalProperties':
       return `${path}: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`;
     case 'minimum':
@@ -291,14 +310,77 @@ function crossFieldProblems(s: Scenario): string[] {
   const [w, h] = s.specimen.area_um;
   if (w / 2 > s.instrument.stage_limits.xy_um || h / 2 > s.instrument.stage_limits.xy_um)
     p.push(`specimen.area_um: half the area (${w / 2} x ${h / 2} um) must fit within the stage limits (+-${s.instrument.stage_limits.xy_um} um)`);
+  return [...p, ...costProblems(s)];
+}
+
+/** Limits on what one scenario may cost, checked before anything is built. */
+export const SCENARIO_LIMITS = {
+  errorGridPoints: 200_000,
+  particles: 2_000_000,
+  /** Ground-truth Gaussians evaluated for the error metric: error-grid points x response.gaussians. */
+  truthEvaluations: 1e10,
+} as const;
+/** Memory of one particle through a campaign, measured: 9e6 particles took 3.5 GB. */
+const BYTES_PER_PARTICLE = 400;
+
+const count = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** Scenarios that validate but would hang or exhaust memory: the cost, the limit and the field to change. */
+function costProblems(s: Scenario): string[] {
+  const p: string[] = [];
+  const D = s.specimen.elements.length;
+  const step = s.policy.error_grid_step;
+  let levels: number | undefined;
+  try {
+    levels = gridLevels(step);
+  } catch {
+    p.push(`policy.error_grid_step: must be 1/n for a whole n (0.5, 0.25, 0.2, 0.1, 0.05, ...), got ${step}`);
+  }
+  if (levels !== undefined) {
+    const points = binomial(D + levels - 1, D - 1);
+    const evaluations = points * s.specimen.response.gaussians;
+    if (points > SCENARIO_LIMITS.errorGridPoints)
+      p.push(`policy.error_grid_step ${step} with ${D} elements makes ${count(points)} grid points (limit ${count(SCENARIO_LIMITS.errorGridPoints)}): raise error_grid_step or use fewer elements`);
+    else if (evaluations > SCENARIO_LIMITS.truthEvaluations)
+      p.push(`specimen.response.gaussians ${count(s.specimen.response.gaussians)} on ${count(points)} error-grid points (${D} elements, step ${step}) makes ${evaluations.toExponential(1)} Gaussian evaluations (limit ${SCENARIO_LIMITS.truthEvaluations.toExponential(0)}): use fewer gaussians or elements, or raise policy.error_grid_step`);
+  }
+  const [w, h] = s.specimen.area_um;
+  const expected = s.specimen.density_per_um2 * w * h;
+  const { mean, sd } = s.specimen.radius_nm;
+  const fits = expectedParticles(mean / 1e9, sd / 1e9, MAX_COVERAGE, (w * h) / 1e12);
+  if (expected > fits)
+    p.push(`specimen.density_per_um2 ${s.specimen.density_per_um2} with radius ${mean} +- ${sd} nm covers ${((100 * MAX_COVERAGE * expected) / fits).toFixed(0)} % of the area (at most ${100 * MAX_COVERAGE} %): lower density_per_um2 or radius_nm`);
+  else if (expected > SCENARIO_LIMITS.particles)
+    p.push(`specimen.density_per_um2 ${s.specimen.density_per_um2} over ${w} x ${h} um makes ${count(expected)} particles, about ${((expected * BYTES_PER_PARTICLE) / 1e9).toFixed(1)} GB (limit ${count(SCENARIO_LIMITS.particles)}): lower density_per_um2 or area_um`);
   return p;
+}
+
+const COMPOSITION_PATH = '/specimen/composition';
+
+/**
+ * ajv's errors as messages. specimen.composition is a oneOf on `kind`: an unknown kind is one
+ * message naming the kinds, and a known kind reports only its own branch's errors.
+ */
+function schemaProblems(errors: ErrorObject[], input: unknown): string[] {
+  const composition = isObject(input) && isObject(input.specimen) ? input.specimen.composition : undefined;
+  const kind = isObject(composition) ? composition.kind : undefined;
+  const branch = COMPOSITION_KINDS.indexOf(kind as (typeof COMPOSITION_KINDS)[number]);
+  const problems: string[] = [];
+  if (isObject(composition) && branch < 0)
+    problems.push(`specimen.composition.kind: must be one of ${COMPOSITION_KINDS.join(', ')}, got ${kind === undefined ? 'nothing' : shownValue(kind)}`);
+  for (const e of errors) {
+    if (e.keyword === 'oneOf' || e.keyword === 'const') continue;
+    if (e.instancePath.startsWith(COMPOSITION_PATH) && isObject(composition)) {
+      if (branch < 0 || !e.schemaPath.includes(`/composition/oneOf/${branch}/`)) continue;
+    }
+    problems.push(describe(e, input));
+  }
+  return problems;
 }
 
 /** Validates a parsed scenario and fills defaults. Throws ScenarioError naming every bad field. */
 export function parseScenario(input: unknown, source = 'scenario'): Scenario {
-  if (!validateSchema(input)) {
-    throw new ScenarioError(source, (validateSchema.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'const').map((e) => describe(e, input)));
-  }
+  if (!validateSchema(input)) throw new ScenarioError(source, schemaProblems(validateSchema.errors ?? [], input));
   const raw = input as Record<string, unknown>;
   const scenario = withDefaults({ name: String(raw.name), description: '', ...DEFAULT_SCENARIO } as Scenario, raw);
   const problems = crossFieldProblems(scenario);
@@ -316,7 +398,7 @@ export function loadScenario(path: string): Scenario {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text.replace(/^\uFEFF/, '')); // a UTF-8 byte-order mark, as some editors write
   } catch (e) {
     throw new ScenarioError(path, [`not valid JSON: ${(e as Error).message}`]);
   }

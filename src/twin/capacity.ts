@@ -7,6 +7,8 @@
 export const PAPER_USABLE_AREA_M2 = (2e-3 * 2e-3 * 2) / 3;
 export const PAPER_COVERAGE = 0.5;
 export const PAPER_SD_FRACTION = 0.3;
+/** Random sequential placement of non-overlapping discs jams near 55 % coverage; the twin refuses well before. */
+export const MAX_COVERAGE = 0.5;
 
 /** (1) E[N] = A_c / (pi (mu^2 + sigma^2)), A_c = coverage x usable area: discs of mean area pi E[r^2]. */
 export function expectedParticles(mu_m: number, sigma_m: number, coverage: number, usableArea_m2: number): number {

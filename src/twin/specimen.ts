@@ -1,5 +1,6 @@
 import type { Rng } from '../protocol/random.js';
 import type { CompositionSpec, SpecimenSpec } from '../protocol/scenario.js';
+import { MAX_COVERAGE } from './capacity.js';
 import { buildGroundTruth, type GaussianSuperpositionTruth, type GroundTruthOptions } from './ground-truth.js';
 import type { Particle, Specimen } from './types.js';
 
@@ -12,8 +13,6 @@ import type { Particle, Specimen } from './types.js';
  * 'truth'), so that changing, say, the composition law leaves the positions untouched.
  */
 
-/** Random sequential placement of discs jams near 55 % coverage; refuse well before. */
-const MAX_COVERAGE = 0.5;
 /** Attempts to place one disc before the area is declared full (default). */
 const MAX_TRIES_PER_PARTICLE = 10_000;
 /** More particles than this would exhaust memory long before it would be useful. */

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import type { CampaignSummary } from '../../policy/campaign/record.js';
 import { LATENCY_CATEGORIES } from '../../protocol/timing.js';
 import { ProgressBar } from '../progress.js';
@@ -6,7 +6,7 @@ import { writeCampaignOutputs } from '../report/outputs.js';
 import { hms } from '../report/report.js';
 import type { Interference } from '../../protocol/remote.js';
 import { runSession } from '../session.js';
-import { guarded, intOption, outputDirectory, parse, policyOption, scenarioArgument } from './args.js';
+import { guarded, intOption, outputDirectory, parse, policyOption, scenarioArgument, TOKEN_OPTIONS, tokenOption } from './args.js';
 
 const USAGE = `usage: stem-twin run <scenario.json> [options]
 
@@ -20,7 +20,9 @@ options:
   --out DIR           where to write summary.json, trace.jsonl, metrics.csv, report.html
                       (default: out/<scenario>-<policy>-seed<N>)
   --instrument URL    drive a served instrument over MCP, e.g. http://127.0.0.1:8000/mcp
-  --token T           bearer token for a served instrument
+  --token T           bearer token for a served instrument (visible in ps; prefer these two:)
+  --token-file PATH   read the token from a file
+                      (or set STEM_TWIN_TOKEN in the environment)
   --no-truth          no ground-truth error metric (against real hardware)
   --json              print the summary as JSON instead of text
 
@@ -35,7 +37,7 @@ export function run(argv: string[]): Promise<number> {
       iterations: { type: 'string' },
       out: { type: 'string' },
       instrument: { type: 'string' },
-      token: { type: 'string' },
+      ...TOKEN_OPTIONS,
       'no-truth': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -48,19 +50,20 @@ export function run(argv: string[]): Promise<number> {
     const seed = intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? scenario.seed;
     const policy = policyOption(values.policy) ?? scenario.policy.name;
     const iterations = intOption(values.iterations, 'iterations', 1, 100_000) ?? scenario.policy.iterations;
-    const out = outputDirectory(values.out ?? join('out', `${scenario.name}-${policy}-seed${seed}`));
+    const out = outputDirectory(values.out ?? defaultOutDirectory(`${scenario.name}-${policy}-seed${seed}`));
+    const token = tokenOption(values);
 
     const total = scenario.policy.seed_particles + iterations;
     const bar = new ProgressBar(total, `${scenario.name} ${policy}`);
     const trace: object[] = [];
     // Against a served twin, relay the campaign's decisions and metrics to its dashboards.
-    const publisher = values.instrument ? await (await import('../http/publisher.js')).connectPublisher(values.instrument, { token: values.token, client: 'stem-twin run' }) : null;
+    const publisher = values.instrument ? await (await import('../http/publisher.js')).connectPublisher(values.instrument, { token, client: 'stem-twin run' }) : null;
     const record = await runSession(scenario, {
       seed,
       policy,
       iterations,
       instrumentUrl: values.instrument,
-      token: values.token,
+      token,
       groundTruth: !values['no-truth'],
       onCommand: (c) => trace.push({ type: 'command', ...c }),
       onEvent: (e) => {
@@ -78,6 +81,14 @@ export function run(argv: string[]): Promise<number> {
     if (warning) console.error(`warning: ${warning}`);
     return 0;
   });
+}
+
+/** out/<name>: the scenario's name is a safe file name (scenario.ts), and the folder must stay inside out/. */
+export function defaultOutDirectory(name: string): string {
+  const dir = join('out', name);
+  const inside = relative(resolve('out'), resolve(dir));
+  if (!inside || inside.startsWith('..') || inside.includes(sep)) throw new Error(`the output folder for "${name}" would leave out/`);
+  return dir;
 }
 
 export function formatSummary(s: CampaignSummary, files: string[] = []): string {

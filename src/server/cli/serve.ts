@@ -1,5 +1,5 @@
 import { checkServeOptions, ServeConfigError, startServer, type RunningServer, type ServerOptions } from '../http/server.js';
-import { guarded, intOption, parse, scenarioArgument, UsageError } from './args.js';
+import { guarded, intOption, parse, scenarioArgument, TOKEN_OPTIONS, tokenOption, UsageError } from './args.js';
 
 export { startServer, type RunningServer, type ServerOptions } from '../http/server.js';
 
@@ -17,7 +17,10 @@ options:
   --speed S           1 = the instrument's real rhythm (a 2 s settle takes 2 s), 60 = a minute
                       per second, max = unpaced (default 1)
   --token T           bearer token: state-changing requests, and any from another machine,
-                      must send Authorization: Bearer T (at least 8 characters)
+                      must send Authorization: Bearer T (at least 8 characters); visible in
+                      ps, so prefer:
+  --token-file PATH   read the token from a file
+                      (or set STEM_TWIN_TOKEN in the environment)
   --allow-origin O    a browser origin (e.g. http://localhost:5173) whose pages may use the
                       server; repeatable. Other web pages are refused (403 ForbiddenOrigin)
   --log               log every HTTP request
@@ -42,7 +45,7 @@ export function serveOptions(argv: string[]): ServerOptions | 'help' {
     host: { type: 'string' },
     port: { type: 'string' },
     speed: { type: 'string' },
-    token: { type: 'string' },
+    ...TOKEN_OPTIONS,
     'allow-origin': { type: 'string', multiple: true },
     log: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -57,7 +60,7 @@ export function serveOptions(argv: string[]): ServerOptions | 'help' {
     host: values.host ?? '127.0.0.1',
     port: intOption(values.port, 'port', 0, 65535) ?? 8000,
     speed: speedOption(values.speed) ?? 1,
-    token: values.token,
+    token: tokenOption(values),
     allowOrigins: values['allow-origin'] ?? [],
     logger: values.log ?? false,
   };
