@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { binomial, expectedParticles, gridLevels, MAX_COVERAGE } from '../twin/capacity.js';
+import { binomial, expectedParticles, gridLevels, MAX_COVERAGE } from './capacity.js';
 import { ELEMENTS } from './elements.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Rng } from '../protocol/random.js';
 import type { CompositionSpec, SpecimenSpec } from '../protocol/scenario.js';
-import { MAX_COVERAGE } from './capacity.js';
+import { MAX_COVERAGE } from '../protocol/capacity.js';
 import { buildGroundTruth, type GaussianSuperpositionTruth, type GroundTruthOptions } from './ground-truth.js';
 import type { Particle, Specimen } from './types.js';
 

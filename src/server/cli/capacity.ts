@@ -6,7 +6,7 @@ import {
   PAPER_USABLE_AREA_M2,
   paperGridPoints,
   simplexGridPoints,
-} from '../../twin/capacity.js';
+} from '../../protocol/capacity.js';
 import { guarded, numberOption, parse, UsageError } from './args.js';
 
 const USAGE = `usage: stem-twin capacity [options]

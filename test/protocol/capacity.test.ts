@@ -9,7 +9,7 @@ import {
   PAPER_USABLE_AREA_M2,
   paperGridPoints,
   simplexGridPoints,
-} from '../../src/twin/capacity.js';
+} from '../../src/protocol/capacity.js';
 
 describe('eq. (1): expected particles on the grid', () => {
   it("reproduces the paper's worked numbers for 500, 150 and 50 nm (sigma = 0.3 mu)", () => {
