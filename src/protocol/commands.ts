@@ -2,7 +2,7 @@ import { InstrumentError } from './instrument.js';
 
 /**
  * The real control server's command surface (asyncroscopy, PyTango, 2026), as data. Names,
- * argument shapes and units are the real server's: see ../shared/docs/protocol.md.
+ * argument shapes and units are the real server's: those of asyncroscopy's ElectronMicroscope base class (see the README, "Against a served twin").
  *
  * The twin implements these; the MCP server publishes them as `<TangoClass>_<command>` tools;
  * the remote adapter finds them by suffix. Tango commands take at most one argument.
