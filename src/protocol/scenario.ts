@@ -166,7 +166,9 @@ const obj = (properties: Record<string, object>, required: string[] = []) => ({
 });
 /** A name that is one file name on every system: letters, digits, '.', '_', '-', not starting with '.' or '-'. */
 export const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+/** The composition kinds, in the order of the schema's oneOf branches (error messages pick a branch by this index). */
 export const COMPOSITION_KINDS = ['uniform', 'dirichlet', 'gradient'] as const;
+const [UNIFORM, DIRICHLET, GRADIENT] = COMPOSITION_KINDS;
 const fractions = { type: 'array', items: num(0, 1), minItems: 2, maxItems: 10 };
 
 /** JSON Schema of a scenario file. Every field but `name` is optional (defaults apply). */
@@ -184,10 +186,10 @@ export const SCENARIO_SCHEMA = obj(
       elements: { type: 'array', items: { type: 'string', enum: Object.keys(ELEMENTS) }, minItems: 2, maxItems: 10, uniqueItems: true },
       composition: {
         oneOf: [
-          obj({ kind: { const: 'uniform' } }, ['kind']),
-          obj({ kind: { const: 'dirichlet' }, alpha: { type: 'array', items: num(0.01, 1000), minItems: 2, maxItems: 10 } }, ['kind', 'alpha']),
+          obj({ kind: { const: UNIFORM } }, ['kind']),
+          obj({ kind: { const: DIRICHLET }, alpha: { type: 'array', items: num(0.01, 1000), minItems: 2, maxItems: 10 } }, ['kind', 'alpha']),
           obj(
-            { kind: { const: 'gradient' }, from: fractions, to: fractions, axis: { enum: ['x', 'y'] }, concentration: num(0.1, 10000) },
+            { kind: { const: GRADIENT }, from: fractions, to: fractions, axis: { enum: ['x', 'y'] }, concentration: num(0.1, 10000) },
             ['kind', 'from', 'to'],
           ),
         ],
