@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InstrumentError } from '../../protocol/instrument.js';
+import type { ForeignCommands } from '../../protocol/remote.js';
 
 /**
  * An exclusive lease on the served instrument. Without one, another client's stage moves during
@@ -22,11 +23,6 @@ export interface LeaseInfo {
   idle_s: number;
 }
 
-/** Commands of other clients during a lease, by "<Class>.<command>": those that ran (reads) and those refused. */
-export interface ForeignCommands {
-  ran: Record<string, number>;
-  refused: Record<string, number>;
-}
 
 export const DEFAULT_LEASE_IDLE_s = 300;
 export const MAX_LEASE_IDLE_s = 24 * 3600;
