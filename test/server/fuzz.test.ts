@@ -23,7 +23,7 @@ function badArgument(input: ArgType, name: string): fc.Arbitrary<unknown> {
   switch (input) {
     case 'DevVoid':
       return fc.oneof(fc.integer(), fc.string({ minLength: 1 }), fc.array(fc.double(), { minLength: 1, maxLength: 3 }), huge);
-    case 'DevDouble':
+    case 'DevFloat':
       return fc.oneof(notANumber, huge);
     case 'DevLong':
       return fc.oneof(notANumber, fc.integer({ min: 100, max: 2 ** 31 - 1 }), fc.double({ min: 0.1, max: 0.9 }), huge);
@@ -33,12 +33,15 @@ function badArgument(input: ArgType, name: string): fc.Arbitrary<unknown> {
       const valid = name === 'set_column_valves' ? ['open', 'close'] : ['eds'];
       return fc.oneof(fc.integer(), fc.array(fc.string(), { maxLength: 2 }), fc.string({ maxLength: 12 }).filter((s) => !valid.includes(s.toLowerCase())));
     }
-    case 'DevVarDoubleArray':
+    case 'DevVarFloatArray':
       return fc.oneof(
         notANumber.filter((v) => !Array.isArray(v)),
         fc.array(huge, { minLength: 1, maxLength: 6 }),
         fc.tuple(fc.array(fc.double({ min: 0, max: 1 }), { maxLength: 3 }), notANumber).map(([a, b]) => [...a, b]),
       );
+    case 'DevState':
+    case 'DevEncoded':
+      throw new Error(`no command takes ${input}`);
     case 'DevVarStringArray':
       return fc.oneof(
         fc.constant([]),

@@ -7,8 +7,6 @@ import { InstrumentError, shown } from '../../protocol/instrument.js';
  * the instrument's business; here only shapes: a wrong shape costs no instrument time.
  */
 
-/** Commands whose argument may be left out (the instrument applies its default). */
-export const OPTIONAL_ARGUMENT: ReadonlySet<string> = new Set(['acquire_scanned_image', 'acquire_spectrum']);
 
 /** Bounds on sizes, so one request cannot ask the instrument for absurd work. */
 export const MAX_ARRAY_LENGTH = 10_000;
@@ -39,7 +37,7 @@ function finite(origin: string, what: string, v: unknown): number {
 }
 
 function checkArray(origin: string, v: unknown, item: (x: unknown, i: number) => void, kind: string): void {
-  if (!Array.isArray(v)) throw invalid(origin, `the argument must be an array of ${kind} (Tango ${kind === 'numbers' ? 'DevVarDoubleArray' : 'DevVarStringArray'}), got ${shown(v)}`);
+  if (!Array.isArray(v)) throw invalid(origin, `the argument must be an array of ${kind} (Tango ${kind === 'numbers' ? 'DevVarFloatArray' : 'DevVarStringArray'}), got ${shown(v)}`);
   if (v.length > MAX_ARRAY_LENGTH) throw invalid(origin, `the argument holds ${v.length} ${kind}; at most ${MAX_ARRAY_LENGTH} are accepted`);
   v.forEach(item);
 }
@@ -54,13 +52,16 @@ export function checkArgument(spec: CommandSpec, value: unknown): unknown {
   const origin = `${tangoClass(spec.device)}.${spec.name}`;
   const type: ArgType = spec.input;
   if (value === undefined || value === null) {
-    if (type === 'DevVoid' || OPTIONAL_ARGUMENT.has(spec.name)) return undefined;
+    if (type === 'DevVoid' || spec.optional) return undefined;
     throw invalid(origin, `takes one argument (Tango ${type}): ${spec.description}`);
   }
   switch (type) {
     case 'DevVoid':
       throw invalid(origin, `takes no argument, got ${shown(value)}`);
-    case 'DevDouble':
+    case 'DevState':
+    case 'DevEncoded':
+      throw invalid(origin, `no command takes a Tango ${type} argument`);
+    case 'DevFloat':
       finite(origin, 'the argument', value);
       break;
     case 'DevLong':
@@ -74,7 +75,7 @@ export function checkArgument(spec: CommandSpec, value: unknown): unknown {
     case 'DevString':
       checkString(origin, 'the argument', value);
       break;
-    case 'DevVarDoubleArray':
+    case 'DevVarFloatArray':
       checkArray(origin, value, (x, i) => finite(origin, `argument[${i}]`, x), 'numbers');
       break;
     case 'DevVarStringArray':
@@ -90,15 +91,19 @@ export function schemaOfType(type: ArgType, description?: string): Record<string
   switch (type) {
     case 'DevVoid':
       return withDescription({ type: 'null' });
-    case 'DevDouble':
+    case 'DevFloat':
       return withDescription({ type: 'number' });
+    case 'DevState':
+      return withDescription({ type: 'string', description: 'Tango DevState: ON, OFF, FAULT, ALARM, INIT, ...' });
+    case 'DevEncoded':
+      return withDescription({ type: 'array', prefixItems: [{ type: 'string' }, { type: 'string' }], minItems: 2, maxItems: 2, description: '[format, base64 data]' });
     case 'DevLong':
       return withDescription({ type: 'integer', minimum: -(2 ** 31 - 1), maximum: 2 ** 31 - 1 });
     case 'DevBoolean':
       return withDescription({ type: 'boolean' });
     case 'DevString':
       return withDescription({ type: 'string', maxLength: MAX_STRING_LENGTH });
-    case 'DevVarDoubleArray':
+    case 'DevVarFloatArray':
       return withDescription({ type: 'array', items: { type: 'number' }, maxItems: MAX_ARRAY_LENGTH });
     case 'DevVarStringArray':
       return withDescription({ type: 'array', items: { type: 'string', maxLength: MAX_STRING_LENGTH }, maxItems: MAX_ARRAY_LENGTH });

@@ -259,7 +259,7 @@ export async function callTool(service: TwinService, name: string, rawArgs: unkn
     const action = entry.action;
     switch (action.kind) {
       case 'command': {
-        const outcome = await service.execute(caller.client, { device: action.spec.device, command: action.spec.name, args: args.arg });
+        const outcome = await service.execute(caller.client, { device: action.spec.device, command: action.spec.name, args: args[action.spec.parameter ?? 'arg'] });
         return ok(outcome.value, outcome);
       }
       case 'write-attribute': {

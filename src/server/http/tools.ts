@@ -1,6 +1,6 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { ATTRIBUTES, COMMANDS, tangoClass, type AttributeSpec, type CommandSpec, type DeviceName } from '../../protocol/commands.js';
-import { OPTIONAL_ARGUMENT, schemaOfType } from './arguments.js';
+import { schemaOfType } from './arguments.js';
 import { DEFAULT_LEASE_IDLE_s, MAX_LEASE_IDLE_s } from './lease.js';
 import { DEFAULT_MAX_VALUES, MAX_MAX_VALUES } from './serialization.js';
 
@@ -37,7 +37,8 @@ export function commandToolName(spec: CommandSpec): string {
 const TIMING_NOTE = 'The result carries the simulated timing in _meta: {start_s, end_s, breakdown_s} (seconds on the instrument clock, per latency category).';
 
 function commandTool(spec: CommandSpec): ToolEntry {
-  const optional = OPTIONAL_ARGUMENT.has(spec.name);
+  const optional = spec.optional === true;
+  const parameter = spec.parameter ?? 'arg';
   const lines = [
     `Tango Device Class: ${tangoClass(spec.device)}`,
     `Tango Command: ${spec.name}`,
@@ -53,8 +54,8 @@ function commandTool(spec: CommandSpec): ToolEntry {
       ? { type: 'object', properties: {}, additionalProperties: false }
       : {
           type: 'object',
-          properties: { arg: schemaOfType(spec.input, spec.description) },
-          ...(optional ? {} : { required: ['arg'] }),
+          properties: { [parameter]: schemaOfType(spec.input, spec.description) },
+          ...(optional ? {} : { required: [parameter] }),
           additionalProperties: false,
         };
   return {
