@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import { binomial, expectedParticles, gridLevels, MAX_COVERAGE } from './capacity.js';
 import { ELEMENTS } from './elements.js';
@@ -410,4 +411,24 @@ export function loadScenario(path: string): Scenario {
 /** The schema as the JSON file scenarios/scenario.schema.json holds it. */
 export function scenarioSchemaJson(): string {
   return `${JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', title: 'stem-twin scenario', ...SCENARIO_SCHEMA }, null, 2)}\n`;
+}
+
+/** JSON with object keys sorted, so equal values print equally whatever order a file gave them in. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * What a twin is built from, as a short fingerprint: the specimen and the instrument (not the
+ * policy, name or description, and not the seed, which is told apart). A client checks a served
+ * twin's fingerprint and seed against its own scenario before a campaign, so the served twin is
+ * the one its results claim to be about.
+ */
+export function twinDigest(scenario: Pick<Scenario, 'specimen' | 'instrument'>): string {
+  return createHash('sha256').update(canonicalJson({ specimen: scenario.specimen, instrument: scenario.instrument })).digest('hex').slice(0, 16);
 }
