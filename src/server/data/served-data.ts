@@ -1,0 +1,39 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Twin } from '../../twin/index.js';
+import { DataDevice } from './data-device.js';
+import { DataFiles } from './data-files.js';
+
+export interface ServedData {
+  device: DataDevice;
+  /** Waits for queued writes; removes the data directory if it was a temporary one made here. */
+  close(): Promise<void>;
+}
+
+/** A fresh directory for one served twin's files, under the OS temp dir. */
+export function freshDataDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'stem-twin-data-'));
+}
+
+/**
+ * The data side of a served twin: every acquisition the twin stores is written to the save path
+ * (dataDir, or a temporary directory removed on close), and records carry the DATA uri.
+ */
+export async function servedData(twin: Twin, opts: { host: string; port: number; dataDir?: string }): Promise<ServedData> {
+  const temporary = opts.dataDir === undefined;
+  const files = new DataFiles(temporary ? await freshDataDir() : resolve(opts.dataDir!));
+  if (!temporary) await files.setSavePath(files.savePath, 'serve --data-dir');
+  const store = twin.twin.data;
+  const device = new DataDevice(files, { host: opts.host, port: opts.port, now_s: () => twin.sim.now, onUri: (uri) => store.setUriBase(uri) });
+  const unhook = store.onStored((record) => files.written(record));
+  const madeDir = files.savePath;
+  return {
+    device,
+    close: async () => {
+      unhook();
+      await files.drain();
+      if (temporary) await rm(madeDir, { recursive: true, force: true });
+    },
+  };
+}
