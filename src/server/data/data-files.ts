@@ -176,7 +176,7 @@ export class DataFiles {
   async registerAll(origin: string): Promise<SaveReport> {
     const report: SaveReport = { save_path: this.dir, registered: [], skipped: [] };
     const entries = (await readdir(this.dir, { recursive: true, withFileTypes: true })).slice(0, MAX_SCAN_ENTRIES);
-    for (const entry of entries.filter((e) => e.isFile() && !e.name.endsWith('.partial')).sort((a, b) => join(a.parentPath, a.name).localeCompare(join(b.parentPath, b.name)))) {
+    for (const entry of entries.filter((e) => (e.isFile() || e.isSymbolicLink()) && !e.name.endsWith('.partial')).sort((a, b) => join(a.parentPath, a.name).localeCompare(join(b.parentPath, b.name)))) {
       const path = join(entry.parentPath, entry.name);
       try {
         report.registered.push(await this.register(path, origin));
