@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Twin } from '../../twin/index.js';
 import { DataDevice } from './data-device.js';
 import { DataFiles } from './data-files.js';
+import { hdf5Library } from './hdf5-writer.js';
 
 export interface ServedData {
   device: DataDevice;
@@ -21,6 +22,8 @@ export function freshDataDir(): Promise<string> {
  * (dataDir, or a temporary directory removed on close), and records carry the DATA uri.
  */
 export async function servedData(twin: Twin, opts: { host: string; port: number; dataDir?: string }): Promise<ServedData> {
+  // Loading h5wasm takes ~1.5 s once per process: start now, so the first acquisition's file does not wait for it.
+  hdf5Library().catch(() => undefined);
   const temporary = opts.dataDir === undefined;
   const files = new DataFiles(temporary ? await freshDataDir() : resolve(opts.dataDir!));
   if (!temporary) await files.setSavePath(files.savePath, 'serve --data-dir');
