@@ -106,7 +106,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   cmd('CORRECTOR', 'set_aberrations_coeff_sim', ['DevString', 'DevVoid', 'json_aberrations_string'], true, 'Set simulated aberration coefficients from JSON {name: [values in m]}; names left out take their defaults.'),
   cmd('CORRECTOR', 'reconnect', VOID, true, 'Reconnect the corrector backend.'),
   cmd('DATA', 'get_config', READ_TEXT, false, 'Data server configuration, JSON {host, port, uri, save_path, tiled_server, tiled_server_status, tiled_server_serving}; uri serves the acquisition files.'),
-  cmd('DATA', 'configure', ['DevString', 'DevString', 'config_json'], true, 'Change host, port or save_path from JSON; returns the new configuration.'),
+  cmd('DATA', 'configure', ['DevString', 'DevString', 'config_json'], true, 'Change host, port or save_path from JSON ({"host": ..., "port": ..., "save_path": ...}); returns the new configuration. On the twin, host and port only change the URL that get_config and get_data_from_key report (the server keeps listening where it was started); save_path is where new acquisitions are written.'),
   cmd('DATA', 'start_tiled_server', READ_TEXT, true, 'Start serving the save path; returns the configuration.'),
   cmd('DATA', 'stop_tiled_server', READ_TEXT, true, 'Stop serving; returns the configuration.'),
   cmd('DATA', 'register_path', ['DevString', 'DevString', 'path'], true, 'Register an HDF5 file under the save path with the data server; returns its key.'),

@@ -1,3 +1,6 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { checkServeOptions, ServeConfigError, startServer, type RunningServer, type ServerOptions } from '../http/server.js';
 import { guarded, intOption, parse, scenarioArgument, TOKEN_OPTIONS, tokenOption, UsageError } from './args.js';
 
@@ -23,6 +26,10 @@ options:
                       (or set STEM_TWIN_TOKEN in the environment)
   --allow-origin O    a browser origin (e.g. http://localhost:5173) whose pages may use the
                       server; repeatable. Other web pages are refused (403 ForbiddenOrigin)
+  --data-dir DIR      where every acquisition is written as an HDF5 file <key> (created if
+                      missing; DATA.save_path). Default: a fresh stem-twin-serve-* directory
+                      under the OS temp dir, kept after stop. Files are served at
+                      DATA.get_config().uri + "/" + key
   --log               log every HTTP request
 
 example:
@@ -47,6 +54,7 @@ export function serveOptions(argv: string[]): ServerOptions | 'help' {
     speed: { type: 'string' },
     ...TOKEN_OPTIONS,
     'allow-origin': { type: 'string', multiple: true },
+    'data-dir': { type: 'string' },
     log: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -63,6 +71,7 @@ export function serveOptions(argv: string[]): ServerOptions | 'help' {
     token: tokenOption(values),
     allowOrigins: values['allow-origin'] ?? [],
     logger: values.log ?? false,
+    ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
   };
   try {
     checkServeOptions(options);
@@ -79,6 +88,7 @@ export function describeServer(s: RunningServer, opts: ServerOptions): string {
     `  MCP        ${s.mcpUrl}`,
     `  REST       ${s.restUrl}   (GET /api/commands lists the command surface)`,
     `  socket.io  ${s.socketUrl}   (path /socket.io; events: hello, telemetry, holder, campaign; publish)`,
+    `  data       ${s.data.uri}/<key>   (files in ${s.data.files.savePath})`,
     opts.token ? '  token      required for state-changing requests (Authorization: Bearer <token>)' : '  token      none (loopback only)',
     'Ctrl-C to stop.',
   ].join('\n');
@@ -88,7 +98,8 @@ export function describeServer(s: RunningServer, opts: ServerOptions): string {
 export async function serveUntil(opts: ServerOptions, signal: AbortSignal, print: (line: string) => void = console.log): Promise<number> {
   let server: RunningServer;
   try {
-    server = await startServer(opts);
+    // A served session's files outlive it: without --data-dir, a fresh directory that is kept.
+    server = await startServer({ ...opts, dataDir: opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'stem-twin-serve-'))) });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {

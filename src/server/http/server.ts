@@ -3,14 +3,17 @@ import Fastify from 'fastify';
 import { InProcessInstrument, type ClockPacing } from '../../protocol/in-process.js';
 import type { Scenario } from '../../protocol/scenario.js';
 import { createTwin, type Twin } from '../../twin/index.js';
+import { servedData } from '../data/served-data.js';
 import { AccessPolicy, hostHeaderAllowed, isLoopbackHost, normalOrigin, originAllowed } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { installJsonBody } from './json-body.js';
 import { registerMcp } from './mcp.js';
+import { DATA_ROUTE_DESCRIPTION, registerDataRoute } from '../data/data-route.js';
 import { REST_ROUTES, registerRest } from './rest.js';
 import type { SessionLimitOptions } from './session-limits.js';
 import { attachTelemetry } from './telemetry.js';
 import { TwinService, type TwinBackend } from './twin-service.js';
+import type { DataDevice } from '../data/data-device.js';
 
 /** The HTTP body limit: commands and attribute writes are small. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -34,6 +37,8 @@ export interface ServerOptions {
   logger?: boolean;
   /** MCP session bounds (in all, per client, kept for token holders): see session-limits.ts. */
   sessionLimits?: SessionLimitOptions;
+  /** Where acquisitions are written as .h5 files (DATA.save_path). Default: a fresh directory under the OS temp dir, removed on close. */
+  dataDir?: string;
 }
 
 export interface RunningServer {
@@ -46,6 +51,8 @@ export interface RunningServer {
   twin: Twin;
   service: TwinService;
   speed: number | 'max';
+  /** The DATA device: get_config(), the save path, the file route's uri. */
+  data: DataDevice;
   close(): Promise<void>;
 }
 
@@ -105,12 +112,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const speed = opts.speed ?? 'max';
   const twin = createTwin(opts.scenario, { seed: opts.seed });
   const stop = new AbortController();
-  const service = new TwinService(twinBackend(twin, { speed, signal: stop.signal }));
+  const data = await servedData(twin, { host, port: opts.port ?? 8000, dataDir: opts.dataDir });
+  const service = new TwinService(twinBackend(twin, { speed, signal: stop.signal }), { data: data.device });
   const policy = new AccessPolicy(opts.token, opts.readsNeedToken ?? !isLoopbackHost(host));
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true, return503OnClosing: true });
   installJsonBody(app);
-  installErrorHandling(app, [...REST_ROUTES, 'GET|POST|DELETE /mcp (MCP streamable HTTP)', 'socket.io at /socket.io']);
+  installErrorHandling(app, [...REST_ROUTES, 'GET|POST|DELETE /mcp (MCP streamable HTTP)', 'socket.io at /socket.io', DATA_ROUTE_DESCRIPTION]);
   const requestAllowed = (headers: IncomingHttpHeaders) => addressedHere(host, headers, opts.allowOrigins ?? []);
   // Every route, known or not (fastify runs onRequest before routing); socket.io checks the same in allowRequest.
   app.addHook('onRequest', async (request, reply) => {
@@ -119,11 +127,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const mcp = registerMcp(app, { service, policy, limits: opts.sessionLimits });
   registerRest(app, { service, policy, speed });
+  registerDataRoute(app, { device: data.device, policy });
   const telemetry = attachTelemetry(app.server, { service, policy, speed, requestAllowed });
   await app.listen({ host, port: opts.port ?? 8000 });
 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
+  data.device.listening(host, port ?? 8000);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}`;
   let closed: Promise<void> | undefined;
@@ -135,6 +145,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     twin,
     service,
     speed,
+    data: data.device,
     close: () =>
       (closed ??= (async () => {
         const draining = service.close();
@@ -144,6 +155,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await mcp.close();
         await telemetry.close();
         await app.close();
+        await data.close();
         twin.telemetry.complete();
       })()),
   };

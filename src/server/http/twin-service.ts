@@ -16,6 +16,11 @@ export interface TwinBackend {
   telemetry$: Observable<InstrumentTelemetry>;
 }
 
+/** The served DATA device (src/server/data/data-device.ts); without one, DATA commands go to the twin, which refuses them. */
+export interface DataCommands {
+  execute(command: string, arg: unknown): Promise<CommandOutcome>;
+}
+
 export interface TwinStateView {
   state: unknown;
   clock_s: number;
@@ -37,11 +42,13 @@ export class TwinService {
   /** Reads need no client name; this adapter serves them. */
   private readonly reader: Instrument;
   private closing = false;
+  private readonly data?: DataCommands;
 
   constructor(
     private readonly backend: TwinBackend,
-    opts: { maxQueued?: number; clock_ms?: () => number } = {},
+    opts: { maxQueued?: number; clock_ms?: () => number; data?: DataCommands } = {},
   ) {
+    this.data = opts.data;
     this.queue = new BeamQueue(opts.maxQueued);
     this.lease = new InstrumentLease(opts.clock_ms);
     this.reader = backend.instrumentFor('reader');
@@ -62,6 +69,8 @@ export class TwinService {
       const device = spec.device;
       const origin = `${tangoClass(device)}.${spec.name}`;
       this.lease.admit(client, origin, spec.changesState);
+      // DATA: files and their server, beside the twin (src/server/data); no beam, no queue.
+      if (device === 'DATA' && this.data) return this.leaseAware(client, this.data.execute(spec.name, args));
       return this.leaseAware(client, this.queue.run(client, origin, () => this.closingAware(origin, this.backend.instrumentFor(client).execute({ device, command: spec.name, args }))));
     } catch (e) {
       return Promise.reject(e);

@@ -14,12 +14,28 @@ export class DataStore {
   private readonly records = new Map<string, DataRecord>();
   private readonly evicted = new Set<string>();
   private bytes = 0;
+  private readonly listeners: ((record: DataRecord) => void)[] = [];
 
   constructor(
     /** Array bytes kept before the oldest records are dropped (default 1 GiB). */
     readonly maxBytes = 2 ** 30,
-    private readonly uriBase = 'twin://data/',
+    /** The data server's base URI, as DATA.get_config() gives it: `${uri}/${key}` names the file. */
+    private uriBase = 'twin://data',
   ) {}
+
+  /** Records read from now on carry `uri` (a served twin: the URL of its data route). */
+  setUriBase(uri: string): void {
+    this.uriBase = uri;
+  }
+
+  /** Calls `listener` with every record as it is stored (a served twin writes it to a file); in-process, nobody listens. */
+  onStored(listener: (record: DataRecord) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
 
   /** Array bytes currently held. */
   get heldBytes(): number {
@@ -41,7 +57,8 @@ export class DataStore {
       key = timestampKey(prefix, t_s + bump * 1e-6).replace(/\.h5$/, extension);
       if (!this.records.has(key) && !this.evicted.has(key)) break;
     }
-    this.records.set(key, { key, uri: `${this.uriBase}${key}`, format: extension === '.h5' ? 'hdf5' : 'tiff', attrs, datasets });
+    const stored: DataRecord = { key, uri: this.uriBase, format: extension === '.h5' ? 'hdf5' : 'tiff', attrs, datasets };
+    this.records.set(key, stored);
     this.bytes += recordBytes(datasets);
     for (const [oldest, record] of this.records) {
       if (this.bytes <= this.maxBytes || oldest === key) break;
@@ -49,6 +66,7 @@ export class DataStore {
       this.evicted.add(oldest);
       this.bytes -= recordBytes(record.datasets);
     }
+    for (const listener of this.listeners) listener(stored);
     return key;
   }
 
@@ -59,7 +77,7 @@ export class DataStore {
   /** The record under `key`, or API_DataNotFound saying what keys look like and what is stored. */
   get(key: string): DataRecord {
     const record = this.records.get(key);
-    if (record) return record;
+    if (record) return record.uri === this.uriBase ? record : { ...record, uri: this.uriBase };
     if (this.evicted.has(key)) {
       throw new InstrumentError(
         'API_DataEvicted',

@@ -1,0 +1,42 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Twin } from '../../twin/index.js';
+import { DataDevice } from './data-device.js';
+import { DataFiles } from './data-files.js';
+import { hdf5Library } from './hdf5-writer.js';
+
+export interface ServedData {
+  device: DataDevice;
+  /** Waits for queued writes; removes the data directory if it was a temporary one made here. */
+  close(): Promise<void>;
+}
+
+/** A fresh directory for one served twin's files, under the OS temp dir. */
+export function freshDataDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'stem-twin-data-'));
+}
+
+/**
+ * The data side of a served twin: every acquisition the twin stores is written to the save path
+ * (dataDir, or a temporary directory removed on close), and records carry the DATA uri.
+ */
+export async function servedData(twin: Twin, opts: { host: string; port: number; dataDir?: string }): Promise<ServedData> {
+  // Loading h5wasm takes ~1.5 s once per process: start now, so the first acquisition's file does not wait for it.
+  hdf5Library().catch(() => undefined);
+  const temporary = opts.dataDir === undefined;
+  const files = new DataFiles(temporary ? await freshDataDir() : resolve(opts.dataDir!));
+  if (!temporary) await files.setSavePath(files.savePath, 'serve --data-dir');
+  const store = twin.twin.data;
+  const device = new DataDevice(files, { host: opts.host, port: opts.port, now_s: () => twin.sim.now, onUri: (uri) => store.setUriBase(uri) });
+  const unhook = store.onStored((record) => files.written(record));
+  const madeDir = files.savePath;
+  return {
+    device,
+    close: async () => {
+      unhook();
+      await files.drain();
+      if (temporary) await rm(madeDir, { recursive: true, force: true });
+    },
+  };
+}
