@@ -190,7 +190,7 @@ export function connectionError(e: unknown, url: string, timeout_ms = 10_000): I
   if (code === 401 || code === 403) return new InstrumentError('Unauthorized', `the server at ${url} refused access (HTTP ${code}): pass its token (--token-file or STEM_TWIN_TOKEN).`, 'connect');
   if (code === 404) return new InstrumentError('API_ConnectionFailed', `no MCP endpoint at ${url} (HTTP 404; is the path /mcp?)`, 'connect');
   if (code !== undefined && code > 0) return new InstrumentError('API_NotMcp', `${url} is not an MCP server (HTTP ${code} to an MCP initialize request)`, 'connect');
-  if (code === -1) return new InstrumentError('API_NotMcp', `${url} is not an MCP server (${(e as Error).message.toLowerCase()} in reply to an MCP initialize request)`, 'connect');
+  if (code === -1) return new InstrumentError('API_NotMcp', `${url} is not an MCP server (${(e as Error).message.replace(/^Streamable HTTP error:\s*/i, '').toLowerCase()} in reply to an MCP initialize request)`, 'connect');
   if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) return new InstrumentError('API_ConnectionFailed', `no answer from ${url} within ${timeout_ms / 1000} s (is it an MCP server?)`, 'connect');
   if (e instanceof McpError) return new InstrumentError('API_NotMcp', `${url} is not an MCP server as this client speaks it: ${e.message}`, 'connect');
   if (e instanceof SyntaxError || (e as Error)?.name === 'ZodError') return new InstrumentError('API_NotMcp', `${url} is not an MCP server (its reply to initialize is not JSON-RPC)`, 'connect');

@@ -1,11 +1,11 @@
-import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { ATTRIBUTES, COMMANDS, tangoClass, tangoDeviceName, type ArgType, type CommandSpec, type DeviceName } from '../../src/protocol/commands.js';
 import { InstrumentError } from '../../src/protocol/instrument.js';
-import type { Scenario } from '../../src/protocol/scenario.js';
+import { twinDigest, type Scenario } from '../../src/protocol/scenario.js';
 import { createTwin, type Twin } from '../../src/twin/index.js';
 
 /**
@@ -29,7 +29,8 @@ import { createTwin, type Twin } from '../../src/twin/index.js';
  * and `<DEVICE>_read_attribute` (the served twin's extras, in the same FastMCP shapes). The real
  * bridge does not bridge Tango attributes, so a campaign, which sets SCAN imsize and dwell_time
  * and EELS exposure, cannot run against it over MCP alone; with them, it can, and its record can
- * be compared with an in-process one.
+ * be compared with an in-process one. Likewise `getScenario: true` adds the served twin's
+ * DigitalTwin_get_scenario ({name, seed, digest}), for the client's check of what is served.
  */
 export interface BridgeStandIn {
   /** The MCP endpoint, http://127.0.0.1:<port>/mcp. */
@@ -43,6 +44,8 @@ export interface BridgeStandIn {
 export interface StandInOptions {
   seed?: number;
   attributeTools?: boolean;
+  /** Publish the served twin's DigitalTwin_get_scenario (another documented exception). */
+  getScenario?: boolean;
   /** Reply with JSON instead of server-sent events (FastMCP's json_response=True). */
   jsonResponse?: boolean;
 }
@@ -162,6 +165,14 @@ export async function startBridgeStandIn(scenario: Scenario, opts: StandInOption
   const twin = createTwin(scenario, { seed: opts.seed ?? scenario.seed, client: 'bridge-stand-in' });
   const attributeDevices = opts.attributeTools ? [...new Set(ATTRIBUTES.map((a) => a.device))] : [];
   const entries = new Map([...bridgeEntries(twin), ...COMMANDS.map((c) => commandEntry(c, twin)), ...attributeDevices.flatMap((d) => attributeEntries(d, twin))].map((e) => [e.tool.name, e]));
+  if (opts.getScenario) {
+    const served = { name: scenario.name, seed: twin.seed, digest: twinDigest(scenario) };
+    entries.set('DigitalTwin_get_scenario', {
+      tool: { name: 'DigitalTwin_get_scenario', description: 'Twin extra: the scenario served.', inputSchema: { type: 'object', properties: {} } },
+      output: 'JSON',
+      run: async () => served,
+    });
+  }
   const calls: BridgeStandIn['calls'] = [];
   // One command at a time, as one Tango device server does.
   let queue: Promise<unknown> = Promise.resolve();
@@ -237,4 +248,35 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A served twin seen as an MCP-only server: a reverse proxy to `target` (its base URL) that
+ * forwards every request but socket.io's (404), as asyncroscopy's bridge has none.
+ */
+export async function withoutSocketIo(target: string): Promise<{ url: string; close(): Promise<void> }> {
+  const upstream = new URL(target);
+  const http = createServer((req, res) => {
+    if ((req.url ?? '').startsWith('/socket.io')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+      return;
+    }
+    const forward = httpRequest({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host } }, (reply) => {
+      res.writeHead(reply.statusCode ?? 502, reply.headers);
+      reply.pipe(res);
+    });
+    forward.on('error', (e) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(String(e));
+    });
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    async close() {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
 }
