@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import { DEVICES, findCommand, type ArgType, type DeviceName } from './commands.js';
+import { DEVICES, findCommand, tangoClass, type ArgType, type DeviceName } from './commands.js';
 import { InstrumentError, type AttributeWrite, type CommandOutcome, type CommandRequest, type DataRecord, type Instrument } from './instrument.js';
 import { resultObject, resultValue, timingOf, toDataRecord, toolError } from './mcp-results.js';
 import { categoryOfCommand, type LATENCY_CATEGORIES } from './timing.js';
@@ -85,7 +85,9 @@ export interface RemoteInstrumentHandle extends Instrument, RemoteLeasing {
  */
 const WHOLE_ARRAYS = 4096 * 4096;
 const INSTRUMENT_CLASSES = ['DigitalTwin', 'AutoScriptMicroscope', 'JEOL', 'ElectronMicroscope'];
-const DEVICE_PREFIXES = new Set<string>(DEVICES.filter((d) => d !== 'instrument'));
+const SUPPORT_DEVICES = DEVICES.filter((d) => d !== 'instrument');
+/** Tool prefixes of the support devices: their Tango class (DigitalTwinCorrector) and their key (CORRECTOR). */
+const DEVICE_PREFIXES = new Set<string>(SUPPORT_DEVICES.flatMap((d) => [tangoClass(d), d]));
 
 export async function connectRemoteInstrument(url: string, opts: RemoteOptions = {}): Promise<RemoteInstrumentHandle> {
   let endpoint: URL;
@@ -230,7 +232,7 @@ class RemoteInstrument implements RemoteInstrumentHandle {
     const origin = `${device === 'instrument' ? 'instrument' : device}.${request.command}`;
     const tool = this.commandTool(device, request.command);
     if (!tool) {
-      const pattern = device === 'instrument' ? `*_${request.command}` : `${device}_${request.command}`;
+      const pattern = device === 'instrument' ? `*_${request.command}` : `${tangoClass(device)}_${request.command}`;
       throw new InstrumentError('API_CommandNotFound', `the server at ${this.url} publishes no tool ${pattern} for command "${request.command}" of device ${device}.`, origin);
     }
     const spec = findCommand(device, request.command);
@@ -372,9 +374,18 @@ class RemoteInstrument implements RemoteInstrumentHandle {
   }
 }
 
-/** The tool of a command: `<DEVICE>_<command>` for devices; `*_<command>` with an instrument class prefix otherwise. */
+/**
+ * The tool of a command: `<TangoClass>_<command>` for a support device (EELS_..., DigitalTwinCorrector_...,
+ * or by its key, CORRECTOR_...); `*_<command>` with an instrument class prefix otherwise.
+ */
 export function findCommandTool(tools: readonly Tool[], device: DeviceName, command: string): Tool | undefined {
-  if (device !== 'instrument') return tools.find((t) => t.name === `${device}_${command}`);
+  if (device !== 'instrument') {
+    for (const prefix of new Set([tangoClass(device), device])) {
+      const tool = tools.find((t) => t.name === `${prefix}_${command}`);
+      if (tool) return tool;
+    }
+    return undefined;
+  }
   const suffix = `_${command}`;
   const candidates = tools.filter((t) => t.name.endsWith(suffix) && t.name.length > suffix.length && !DEVICE_PREFIXES.has(t.name.slice(0, -suffix.length)));
   return candidates.find((t) => INSTRUMENT_CLASSES.includes(t.name.slice(0, -suffix.length))) ?? candidates[0];

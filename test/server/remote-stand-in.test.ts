@@ -35,6 +35,7 @@ const SCRIPT: Step[] = [
   { command: 'get_parameters' },
   { command: 'State' },
   { device: 'EELS', command: 'get_eels_dispersion' },
+  { device: 'CORRECTOR', command: 'get_info' }, // tool DigitalTwinCorrector_get_info: the Tango class, not the key
 ];
 
 type Seen = { value: unknown } | { refused: { reason: string; description: string; origin: string } };
@@ -91,6 +92,7 @@ describe('remote adapter against the MCP-only bridge stand-in', () => {
       expect(sent('DigitalTwin_set_fov')).toEqual({ fov: 8e-9 });
       expect(sent('DigitalTwin_auto_focus')).toEqual({});
       expect(sent('EELS_acquire_eels_spectrum')).toEqual({});
+      expect(sent('DigitalTwinCorrector_get_info')).toEqual({});
     } finally {
       await remote.close();
     }
