@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../src/protocol/scenario.js';
 import { startServer, type RunningServer } from '../../src/server/http/server.js';
+import { startBridgeStandIn } from '../server/bridge-stand-in.js';
 
 /**
  * examples/python/survey_and_measure.py, a plain Python 3 client (urllib, no MCP library), runs
@@ -53,6 +54,22 @@ describe('the Python example client', () => {
     // Three distinct particles, each measured with its own spectrum.
     expect(new Set(summary.particles.map((p) => `${p.x},${p.y}`)).size).toBe(3);
     expect(new Set(summary.particles.map((p) => p.key)).size).toBe(3);
+  });
+
+  it('runs unchanged against the MCP-only bridge stand-in (server-sent events, no attribute tools)', async () => {
+    const standIn = await startBridgeStandIn(scenario);
+    try {
+      const { code, stdout, stderr } = await python([standIn.url, '--particles', '2']);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      const summary = JSON.parse(stdout.trim().split('\n').pop()!) as { shape: number[]; particles: { key: string }[] };
+      expect(summary.shape).toEqual([512, 512]); // the default SCAN imsize: the real bridge cannot set it
+      expect(summary.particles).toHaveLength(2);
+      expect(standIn.calls.map((c) => c.name)).toContain('EELS_acquire_eels_spectrum');
+      expect(standIn.calls.find((c) => c.name === 'DigitalTwin_place_beam')?.arguments).toHaveProperty('position');
+    } finally {
+      await standIn.close();
+    }
   });
 
   it('says in one line what failed when nothing listens', async () => {
