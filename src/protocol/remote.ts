@@ -1,15 +1,19 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import { DEVICES, type DeviceName } from './commands.js';
-import { InstrumentError, type AttributeWrite, type CommandOutcome, type CommandRequest, type DataRecord, type DatasetRecord, type Instrument } from './instrument.js';
-import { categoryOfCommand, LATENCY_CATEGORIES, type Breakdown } from './timing.js';
+import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { DEVICES, findCommand, tangoClass, type ArgType, type DeviceName } from './commands.js';
+import { InstrumentError, type AttributeWrite, type CommandOutcome, type CommandRequest, type DataRecord, type Instrument } from './instrument.js';
+import { resultObject, resultValue, timingOf, toDataRecord, toolError } from './mcp-results.js';
+import { categoryOfCommand, type LATENCY_CATEGORIES } from './timing.js';
 
 /**
  * The Instrument over MCP (streamable HTTP), with the official SDK client. Tools are found by
  * their command suffix, `*_<command>` for instrument commands and `<DEVICE>_<command>` for device
  * commands, so the same adapter drives a served twin (DigitalTwin_move_stage), asyncroscopy's own
- * twin and the real microscope's bridge (AutoScriptMicroscope_move_stage).
+ * twin and the real microscope's bridge (AutoScriptMicroscope_move_stage). The one argument goes
+ * by the name the tool's input schema gives it (the current bridge: the Python parameter,
+ * `position`, `detector_list`; the older: `arg`); results and errors are read in every shape the
+ * bridges give (mcp-results.ts).
  *
  * Time: a served twin puts each command's simulated timing in the result's `_meta`
  * ({start_s, end_s, breakdown_s}) and publishes DigitalTwin_get_clock; against a bridge without
@@ -22,6 +26,23 @@ export interface RemoteOptions {
   clientName?: string;
   /** Longest a single command may take, in ms (default one hour: a paced stage move can take minutes). */
   timeout_ms?: number;
+  /** Longest the MCP handshake may take, in ms (default 10 s). */
+  connectTimeout_ms?: number;
+  /**
+   * The scenario this client expects. A served twin that publishes DigitalTwin_get_scenario must
+   * serve the same specimen and instrument (digest) and seed, or the connection is refused; a
+   * bridge without the tool (the real microscope) is not checked.
+   */
+  expect?: ServedScenario;
+  /** Accept a served twin of the same digest with another seed (the caller then adopts `served.seed`). */
+  takeServedSeed?: boolean;
+}
+
+/** What a served twin says it serves (the twin extra DigitalTwin_get_scenario): digest = twinDigest(scenario). */
+export interface ServedScenario {
+  name: string;
+  seed: number;
+  digest: string;
 }
 
 /** Other clients' commands during a lease, by "<Class>.<command>": those that ran (reads) and those the server refused. */
@@ -40,15 +61,21 @@ export interface Interference {
   foreign: ForeignCommands;
 }
 
-/** The lease tools of a served twin (lease.ts on the server); other bridges have none. */
+/** The twin extras a served twin adds (lease.ts, tools.ts on the server); other bridges have none. */
 const ACQUIRE_LEASE = 'DigitalTwin_acquire_lease';
 const RELEASE_LEASE = 'DigitalTwin_release_lease';
+const GET_SCENARIO = 'DigitalTwin_get_scenario';
 
 export interface RemoteLeasing {
   /** Takes the server's exclusive lease when it offers one: true if taken, false if not offered; throws InstrumentLeased when another client holds it. */
   acquireLease(idle_s?: number): Promise<boolean>;
   /** Gives the lease back (a no-op without one) and tells what other clients sent while it was held. */
   releaseLease(): Promise<Interference>;
+}
+
+export interface RemoteInstrumentHandle extends Instrument, RemoteLeasing {
+  /** What the served twin serves, when it says (undefined against a bridge without DigitalTwin_get_scenario). */
+  readonly served: ServedScenario | undefined;
 }
 
 /**
@@ -58,39 +85,71 @@ export interface RemoteLeasing {
  */
 const WHOLE_ARRAYS = 4096 * 4096;
 const INSTRUMENT_CLASSES = ['DigitalTwin', 'AutoScriptMicroscope', 'JEOL', 'ElectronMicroscope'];
-const DEVICE_PREFIXES = new Set<string>(DEVICES.filter((d) => d !== 'instrument'));
+const SUPPORT_DEVICES = DEVICES.filter((d) => d !== 'instrument');
+/** Tool prefixes of the support devices: their Tango class (DigitalTwinCorrector) and their key (CORRECTOR). */
+const DEVICE_PREFIXES = new Set<string>(SUPPORT_DEVICES.flatMap((d) => [tangoClass(d), d]));
 
-export async function connectRemoteInstrument(url: string, opts: RemoteOptions = {}): Promise<Instrument & RemoteLeasing> {
+export async function connectRemoteInstrument(url: string, opts: RemoteOptions = {}): Promise<RemoteInstrumentHandle> {
   let endpoint: URL;
   try {
     endpoint = new URL(url);
   } catch {
     throw new InstrumentError('API_InvalidArgument', `instrument URL "${url}" is not a URL; expected e.g. http://127.0.0.1:8000/mcp`, 'connect');
   }
+  if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') {
+    throw new InstrumentError('API_InvalidArgument', `instrument URL "${url}" is not http(s); expected e.g. http://127.0.0.1:8000/mcp`, 'connect');
+  }
   const headers: Record<string, string> = {};
   if (opts.token !== undefined) headers['authorization'] = `Bearer ${opts.token}`;
   if (opts.clientName !== undefined) headers['x-client-id'] = opts.clientName;
   const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers }, fetch: withoutSharedSignal() });
   const client = new Client({ name: opts.clientName ?? 'stem-twin-remote', version: '0.1.0' });
+  const connectTimeout_ms = opts.connectTimeout_ms ?? 10_000;
   try {
-    await client.connect(transport);
+    await client.connect(transport, { timeout: connectTimeout_ms });
   } catch (e) {
     await client.close().catch(() => undefined);
-    throw connectionError(e, url);
+    throw connectionError(e, url, connectTimeout_ms);
   }
   const connectedAt_ms = Date.now();
+  let instrument: RemoteInstrument;
   try {
     const tools: Tool[] = [];
     let cursor: string | undefined;
     do {
-      const page = await client.listTools(cursor ? { cursor } : undefined);
+      const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: connectTimeout_ms });
       tools.push(...page.tools);
       cursor = page.nextCursor;
     } while (cursor);
-    return new RemoteInstrument(url, client, transport, tools, connectedAt_ms, opts.timeout_ms ?? 3_600_000, headers);
+    instrument = new RemoteInstrument(url, client, transport, tools, connectedAt_ms, opts.timeout_ms ?? 3_600_000, headers);
   } catch (e) {
     await client.close().catch(() => undefined);
-    throw connectionError(e, url);
+    throw connectionError(e, url, connectTimeout_ms);
+  }
+  try {
+    await instrument.readServedScenario();
+    if (opts.expect) checkServedScenario(url, instrument.served, opts.expect, opts.takeServedSeed === true);
+  } catch (e) {
+    await instrument.close().catch(() => undefined);
+    throw e;
+  }
+  return instrument;
+}
+
+/**
+ * Refuses a served twin of another specimen or instrument (digest), or of another seed unless
+ * `takeSeed`: its data would belong to another specimen than the one the error metric is computed
+ * against. A server without DigitalTwin_get_scenario (the real bridge) passes unchecked.
+ */
+export function checkServedScenario(url: string, served: ServedScenario | undefined, expected: ServedScenario, takeSeed: boolean): void {
+  if (!served) return;
+  const them = `"${served.name}" seed ${served.seed} (digest ${served.digest})`;
+  const us = `"${expected.name}" seed ${expected.seed} (digest ${expected.digest})`;
+  if (served.digest !== expected.digest) {
+    throw new InstrumentError('API_ScenarioMismatch', `the twin at ${url} serves scenario ${them}, but this run is ${us}: another specimen or instrument; serve this scenario file, or run the one served.`, 'connect');
+  }
+  if (served.seed !== expected.seed && !takeSeed) {
+    throw new InstrumentError('API_ScenarioMismatch', `the twin at ${url} serves scenario ${them}, but this run is ${us}: pass --seed ${served.seed} or --take-served to adopt the served seed.`, 'connect');
   }
 }
 
@@ -109,15 +168,43 @@ function withoutSharedSignal(base: typeof fetch = fetch): typeof fetch {
   };
 }
 
-function connectionError(e: unknown, url: string): InstrumentError {
-  if (e instanceof InstrumentError) return e;
-  const code = e instanceof StreamableHTTPError ? e.code : undefined;
-  if (code === 401) return new InstrumentError('Unauthorized', `the server at ${url} refused the connection: ${(e as Error).message}. Pass the server's token.`, 'connect');
-  return new InstrumentError('API_ConnectionFailed', `cannot connect to the MCP server at ${url}: ${(e as Error)?.message ?? String(e)}`, 'connect');
+/** The cause of a failed fetch in words: "connection refused", "host not found", or the message. */
+function failureText(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+  const code = cause?.code ?? (e as { code?: string })?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused (nothing listens there; is the server running, on that port?)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'the connection was reset (is it an HTTP server?)';
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'the connection timed out';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'host unreachable';
+  const message = cause?.message ?? (e as Error)?.message ?? String(e);
+  return code ? `${message} (${code})` : message;
 }
 
-class RemoteInstrument implements Instrument, RemoteLeasing {
+/**
+ * A failed connect as one line naming the URL and what failed: refused, no MCP endpoint (404),
+ * not an MCP server, timeout, or refused access (401/403). Its reason API_ConnectionFailed,
+ * Unauthorized or API_NotMcp tells the CLI to exit with code 2.
+ */
+export function connectionError(e: unknown, url: string, timeout_ms = 10_000): InstrumentError {
+  if (e instanceof InstrumentError) return e;
+  const code = e instanceof StreamableHTTPError ? e.code : undefined;
+  if (code === 401 || code === 403) return new InstrumentError('Unauthorized', `the server at ${url} refused access (HTTP ${code}): pass its token (--token-file or STEM_TWIN_TOKEN).`, 'connect');
+  if (code === 404) return new InstrumentError('API_ConnectionFailed', `no MCP endpoint at ${url} (HTTP 404; is the path /mcp?)`, 'connect');
+  if (code !== undefined && code > 0) return new InstrumentError('API_NotMcp', `${url} is not an MCP server (HTTP ${code} to an MCP initialize request)`, 'connect');
+  if (code === -1) return new InstrumentError('API_NotMcp', `${url} is not an MCP server (${(e as Error).message.replace(/^Streamable HTTP error:\s*/i, '').toLowerCase()} in reply to an MCP initialize request)`, 'connect');
+  if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) return new InstrumentError('API_ConnectionFailed', `no answer from ${url} within ${timeout_ms / 1000} s (is it an MCP server?)`, 'connect');
+  if (e instanceof McpError) return new InstrumentError('API_NotMcp', `${url} is not an MCP server as this client speaks it: ${e.message}`, 'connect');
+  if (e instanceof SyntaxError || (e as Error)?.name === 'ZodError') return new InstrumentError('API_NotMcp', `${url} is not an MCP server (its reply to initialize is not JSON-RPC)`, 'connect');
+  return new InstrumentError('API_ConnectionFailed', `cannot connect to ${url}: ${failureText(e)}`, 'connect');
+}
+
+/** Reasons of a failed connection (connectionError, checkServedScenario): the CLI exits with code 2 on these. */
+export const CONNECTION_REASONS: readonly string[] = ['API_ConnectionFailed', 'API_NotMcp', 'Unauthorized', 'API_ScenarioMismatch'];
+
+class RemoteInstrument implements RemoteInstrumentHandle {
   readonly name: string;
+  served: ServedScenario | undefined;
   private readonly byName: Map<string, Tool>;
   private readonly resolved = new Map<string, Tool | null>();
   private readonly clockTool: Tool | undefined;
@@ -145,12 +232,13 @@ class RemoteInstrument implements Instrument, RemoteLeasing {
     const origin = `${device === 'instrument' ? 'instrument' : device}.${request.command}`;
     const tool = this.commandTool(device, request.command);
     if (!tool) {
-      const pattern = device === 'instrument' ? `*_${request.command}` : `${device}_${request.command}`;
+      const pattern = device === 'instrument' ? `*_${request.command}` : `${tangoClass(device)}_${request.command}`;
       throw new InstrumentError('API_CommandNotFound', `the server at ${this.url} publishes no tool ${pattern} for command "${request.command}" of device ${device}.`, origin);
     }
-    const argument = argumentName(tool);
+    const spec = findCommand(device, request.command);
+    const argument = argumentName(tool, spec?.parameter);
     const args = request.args === undefined || argument === undefined ? {} : { [argument]: plain(request.args) };
-    return this.timed(tool.name, args, origin, categoryOfCommand(request.command, request.args));
+    return this.timed(tool.name, args, origin, categoryOfCommand(request.command, request.args), spec?.output);
   }
 
   async writeAttribute(write: AttributeWrite): Promise<CommandOutcome<null>> {
@@ -174,7 +262,7 @@ class RemoteInstrument implements Instrument, RemoteLeasing {
     const schemaMax = (this.byName.get('get_data_from_key')!.inputSchema.properties?.max_values as { maximum?: unknown } | undefined)?.maximum;
     const max_values = typeof schemaMax === 'number' ? Math.min(schemaMax, WHOLE_ARRAYS) : WHOLE_ARRAYS;
     const result = await this.call('get_data_from_key', { key, max_values }, origin);
-    return toDataRecord(resultObject(result), key, (name, size) => this.rawValues(key, name, size));
+    return toDataRecord(resultObject(result, origin), key, (name, size) => this.rawValues(key, name, size));
   }
 
   /** A dataset too long for a JSON preview, as the served twin streams it: little-endian float64. */
@@ -233,22 +321,37 @@ class RemoteInstrument implements Instrument, RemoteLeasing {
    * timing yet (or never does) is timed by reading the clock before and after, and the whole
    * duration goes to the command's category.
    */
-  private async timed(tool: string, args: Record<string, unknown>, origin: string, category: (typeof LATENCY_CATEGORIES)[number]): Promise<CommandOutcome> {
+  private async timed(tool: string, args: Record<string, unknown>, origin: string, category: (typeof LATENCY_CATEGORIES)[number], output?: ArgType): Promise<CommandOutcome> {
     const before_s = this.metaTiming ? undefined : await this.now_s();
     const result = await this.call(tool, args, origin);
     const meta = timingOf(result._meta);
     this.metaTiming = meta !== undefined;
-    if (meta) return { value: resultValue(result), ...meta };
+    if (meta) return { value: resultValue(result, output), ...meta };
     const start_s = before_s ?? (await this.now_s());
     const end_s = Math.max(start_s, await this.now_s());
-    return { value: resultValue(result), start_s, end_s, breakdown_s: { [category]: end_s - start_s } };
+    return { value: resultValue(result, output), start_s, end_s, breakdown_s: { [category]: end_s - start_s } };
   }
 
+  /** The served twin's scenario, when it publishes DigitalTwin_get_scenario (the real bridge does not). */
+  async readServedScenario(): Promise<void> {
+    if (!this.byName.has(GET_SCENARIO)) return;
+    const o = resultValue(await this.call(GET_SCENARIO, {}, 'DigitalTwin.get_scenario')) as Partial<ServedScenario> | null;
+    if (!o || typeof o.name !== 'string' || typeof o.seed !== 'number' || typeof o.digest !== 'string') {
+      throw new InstrumentError('API_BadReply', `${GET_SCENARIO} at ${this.url} replied without {name, seed, digest}`, 'DigitalTwin.get_scenario');
+    }
+    this.served = { name: o.name, seed: o.seed, digest: o.digest };
+  }
+
+  /**
+   * tools/call without the SDK's output-schema check: bridges differ in what they declare (a void
+   * command with an output schema and empty content, a string as raw text), and the reading in
+   * mcp-results.ts takes them all.
+   */
   private async call(name: string, args: Record<string, unknown>, origin: string): Promise<CallToolResult> {
     if (this.closed) throw new InstrumentError('API_ConnectionClosed', `this connection to ${this.url} was closed; connect again to continue.`, origin);
     let result: CallToolResult;
     try {
-      result = (await this.client.callTool({ name, arguments: args }, undefined, { timeout: this.timeout_ms })) as CallToolResult;
+      result = (await this.client.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema, { timeout: this.timeout_ms })) as CallToolResult;
     } catch (e) {
       throw transportError(e, origin, this.url);
     }
@@ -271,19 +374,37 @@ class RemoteInstrument implements Instrument, RemoteLeasing {
   }
 }
 
-/** The tool of a command: `<DEVICE>_<command>` for devices; `*_<command>` with an instrument class prefix otherwise. */
+/**
+ * The tool of a command: `<TangoClass>_<command>` for a support device (EELS_..., DigitalTwinCorrector_...,
+ * or by its key, CORRECTOR_...); `*_<command>` with an instrument class prefix otherwise.
+ */
 export function findCommandTool(tools: readonly Tool[], device: DeviceName, command: string): Tool | undefined {
-  if (device !== 'instrument') return tools.find((t) => t.name === `${device}_${command}`);
+  if (device !== 'instrument') {
+    for (const prefix of new Set([tangoClass(device), device])) {
+      const tool = tools.find((t) => t.name === `${prefix}_${command}`);
+      if (tool) return tool;
+    }
+    return undefined;
+  }
   const suffix = `_${command}`;
   const candidates = tools.filter((t) => t.name.endsWith(suffix) && t.name.length > suffix.length && !DEVICE_PREFIXES.has(t.name.slice(0, -suffix.length)));
   return candidates.find((t) => INSTRUMENT_CLASSES.includes(t.name.slice(0, -suffix.length))) ?? candidates[0];
 }
 
-/** The name of a tool's single argument (the bridge names it from the Tango description, usually "arg"). */
-function argumentName(tool: Tool): string | undefined {
-  const names = Object.keys(tool.inputSchema.properties ?? {});
-  if (names.length === 0) return tool.inputSchema.properties ? undefined : 'arg';
-  return names.includes('arg') ? 'arg' : names[0];
+/**
+ * The name of a tool's one argument, from its input schema: the command's Python parameter when
+ * the schema has it (the current bridge), `arg` when it has that (the older bridge), else its one
+ * required or only property; undefined for a tool without arguments (a void command).
+ */
+function argumentName(tool: Tool, parameter: string | undefined): string | undefined {
+  const properties = tool.inputSchema.properties;
+  if (!properties) return 'arg';
+  const names = Object.keys(properties);
+  if (names.length === 0) return undefined;
+  if (parameter !== undefined && names.includes(parameter)) return parameter;
+  if (names.includes('arg')) return 'arg';
+  const required = (tool.inputSchema.required ?? []).filter((n) => names.includes(n));
+  return required.length === 1 ? required[0] : names[0];
 }
 
 /** Typed arrays as plain arrays, so JSON carries them as lists. */
@@ -292,109 +413,10 @@ function plain(v: unknown): unknown {
   return v;
 }
 
-function resultObject(result: CallToolResult): Record<string, unknown> {
-  const s = result.structuredContent;
-  if (s && typeof s === 'object') return s as Record<string, unknown>;
-  const text = result.content.find((c) => c.type === 'text');
-  if (text && text.type === 'text') {
-    try {
-      const parsed = JSON.parse(text.text) as unknown;
-      if (parsed && typeof parsed === 'object') return parsed as Record<string, unknown>;
-    } catch {
-      // Not JSON: fall through.
-    }
-  }
-  throw new InstrumentError('API_BadReply', 'the server replied without a JSON object', 'reply');
-}
-
-/** The command's value: FastMCP wraps non-object results as {result}; otherwise the text content. */
-function resultValue(result: CallToolResult): unknown {
-  const s = result.structuredContent as Record<string, unknown> | undefined;
-  if (s && typeof s === 'object' && 'result' in s) return s.result;
-  if (s && typeof s === 'object') return s;
-  const text = result.content.find((c) => c.type === 'text');
-  if (!text || text.type !== 'text') return null;
-  try {
-    return JSON.parse(text.text) as unknown;
-  } catch {
-    return text.text;
-  }
-}
-
-function timingOf(meta: unknown): Pick<CommandOutcome, 'start_s' | 'end_s' | 'breakdown_s'> | undefined {
-  if (!meta || typeof meta !== 'object') return undefined;
-  const m = meta as Record<string, unknown>;
-  if (typeof m.start_s !== 'number' || typeof m.end_s !== 'number' || !m.breakdown_s || typeof m.breakdown_s !== 'object') return undefined;
-  const breakdown_s: Breakdown = {};
-  for (const c of LATENCY_CATEGORIES) {
-    const v = (m.breakdown_s as Record<string, unknown>)[c];
-    if (typeof v === 'number') breakdown_s[c] = v;
-  }
-  return { start_s: m.start_s, end_s: m.end_s, breakdown_s };
-}
-
-/** A tool error as InstrumentError: our {reason, description}, a Tango DevFailed text, or the bare text. */
-function toolError(result: CallToolResult, origin: string): InstrumentError {
-  const s = result.structuredContent as Record<string, unknown> | undefined;
-  if (s && typeof s.reason === 'string' && typeof s.description === 'string') {
-    return new InstrumentError(s.reason, s.description, typeof s.origin === 'string' && s.origin ? s.origin : origin);
-  }
-  const text = result.content
-    .filter((c) => c.type === 'text')
-    .map((c) => (c.type === 'text' ? c.text : ''))
-    .join('\n');
-  try {
-    const parsed = JSON.parse(text) as Record<string, unknown>;
-    if (typeof parsed.reason === 'string' && typeof parsed.description === 'string') {
-      return new InstrumentError(parsed.reason, parsed.description, typeof parsed.origin === 'string' && parsed.origin ? parsed.origin : origin);
-    }
-  } catch {
-    // Not JSON.
-  }
-  const reason = /reason\s*=\s*(\w+)/.exec(text)?.[1];
-  const desc = /desc\s*=\s*([^\n]+)/.exec(text)?.[1];
-  return new InstrumentError(reason ?? 'API_CommandFailed', (desc ?? text).trim() || 'the server reported an error without a message', origin);
-}
-
 function transportError(e: unknown, origin: string, url: string): InstrumentError {
   if (e instanceof InstrumentError) return e;
   if (e instanceof StreamableHTTPError && e.code === 401) return new InstrumentError('Unauthorized', `${url} refused the request: ${e.message}`, origin);
+  if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) return new InstrumentError('API_Timeout', `no answer from ${url} to ${origin} within the command timeout`, origin);
   if (e instanceof McpError) return new InstrumentError('API_ProtocolError', e.message, origin);
-  return new InstrumentError('API_ConnectionFailed', `the request to ${url} failed: ${(e as Error)?.message ?? String(e)}`, origin);
-}
-
-const DTYPES: readonly DatasetRecord['dtype'][] = ['float64', 'float32', 'uint32', 'uint16'];
-
-/** `whole` fetches a dataset whose preview was cut short (undefined when it cannot). */
-async function toDataRecord(o: Record<string, unknown>, key: string, whole: (name: string, size: number) => Promise<Float64Array | undefined>): Promise<DataRecord> {
-  const body = 'datasets' in o ? o : ((o.result as Record<string, unknown> | undefined) ?? o);
-  const bad = (what: string) => new InstrumentError('API_BadReply', `get_data_from_key("${key}") returned ${what}`, 'DATA.get_data_from_key');
-  if (!Array.isArray(body.datasets)) throw bad('no datasets list');
-  const datasets = await Promise.all(body.datasets.map(async (raw: unknown): Promise<DatasetRecord> => {
-    const d = raw as Record<string, unknown>;
-    if (typeof d.name !== 'string' || !Array.isArray(d.shape) || !Array.isArray(d.preview)) throw bad('a dataset without name, shape or preview');
-    const shape = d.shape.map(Number);
-    const size = shape.reduce((a, b) => a * b, 1);
-    const preview = d.preview as unknown[];
-    const dtype = DTYPES.includes(d.dtype as DatasetRecord['dtype']) ? (d.dtype as DatasetRecord['dtype']) : 'float64';
-    const attrs = (d.attrs as Record<string, unknown>) ?? {};
-    if (preview.length !== size) {
-      const values = await whole(d.name, size);
-      if (!values) throw bad(`dataset ${d.name} cut to ${preview.length} of ${size} values`);
-      return { name: d.name, shape, dtype, attrs, values };
-    }
-    const values = new Float64Array(size);
-    for (let i = 0; i < size; i++) {
-      const v = preview[i];
-      values[i] = typeof v === 'number' ? v : NaN;
-    }
-    return { name: d.name, shape, dtype, attrs, values };
-  }));
-  return {
-    key: typeof body.key === 'string' ? body.key : key,
-    uri: typeof body.uri === 'string' ? body.uri : '',
-    format: typeof body.format === 'string' ? body.format : '',
-    attrs: (body.attrs as Record<string, unknown>) ?? {},
-    datasets,
-  };
+  return new InstrumentError('API_ConnectionFailed', `the request to ${url} failed: ${failureText(e)}`, origin);
 }

@@ -4,7 +4,9 @@ import { LATENCY_CATEGORIES } from '../../protocol/timing.js';
 import { ProgressBar } from '../progress.js';
 import { writeCampaignOutputs } from '../report/outputs.js';
 import { hms } from '../report/report.js';
+import { InstrumentError } from '../../protocol/instrument.js';
 import type { Interference } from '../../protocol/remote.js';
+import type { Publisher } from '../http/publisher.js';
 import { runSession } from '../session.js';
 import { guarded, intOption, outputDirectory, parse, policyOption, scenarioArgument, TOKEN_OPTIONS, tokenOption } from './args.js';
 
@@ -20,6 +22,11 @@ options:
   --out DIR           where to write summary.json, trace.jsonl, metrics.csv, report.html
                       (default: out/<scenario>-<policy>-seed<N>)
   --instrument URL    drive a served instrument over MCP, e.g. http://127.0.0.1:8000/mcp
+                      (a served twin, or asyncroscopy's bridge: a served twin must serve this
+                      scenario and seed, and says so; a wrong one is refused)
+  --take-served       a served twin of this scenario with another seed: run with its seed
+  --no-relay          do not relay the campaign's events to the server's dashboards (socket.io;
+                      off anyway when the server has none, as asyncroscopy's bridge)
   --token T           bearer token for a served instrument (visible in ps; prefer these two:)
   --token-file PATH   read the token from a file
                       (or set STEM_TWIN_TOKEN in the environment)
@@ -37,6 +44,8 @@ export function run(argv: string[]): Promise<number> {
       iterations: { type: 'string' },
       out: { type: 'string' },
       instrument: { type: 'string' },
+      'take-served': { type: 'boolean' },
+      'no-relay': { type: 'boolean' },
       ...TOKEN_OPTIONS,
       'no-truth': { type: 'boolean' },
       json: { type: 'boolean' },
@@ -56,30 +65,80 @@ export function run(argv: string[]): Promise<number> {
     const total = scenario.policy.seed_particles + iterations;
     const bar = new ProgressBar(total, `${scenario.name} ${policy}`);
     const trace: object[] = [];
-    // Against a served twin, relay the campaign's decisions and metrics to its dashboards.
-    const publisher = values.instrument ? await (await import('../http/publisher.js')).connectPublisher(values.instrument, { token, client: 'stem-twin run' }) : null;
-    const record = await runSession(scenario, {
-      seed,
-      policy,
-      iterations,
-      instrumentUrl: values.instrument,
-      token,
-      groundTruth: !values['no-truth'],
-      onCommand: (c) => trace.push({ type: 'command', ...c }),
-      onEvent: (e) => {
-        trace.push(e);
-        void publisher?.publish(e);
-        if (e.type === 'iteration') bar.update(e.record.iteration, `t=${hms(e.record.time_s)}`);
-      },
-    });
+    const url = values.instrument;
+    // Against a served twin, relay the campaign's decisions and metrics to its dashboards: once the
+    // instrument is connected (a wrong URL is reported as such), and only when the server has socket.io.
+    let relay: Publisher | null = null;
+    let record;
+    try {
+      record = await runSession(scenario, {
+        seed,
+        policy,
+        iterations,
+        instrumentUrl: url,
+        token,
+        takeServedSeed: values['take-served'],
+        groundTruth: !values['no-truth'],
+        onConnected: async () => {
+          if (url && !values['no-relay']) relay = await connectRelay(url, token);
+        },
+        onCommand: (c) => trace.push({ type: 'command', ...c }),
+        onEvent: (e) => {
+          trace.push(e);
+          if (relay) relayEvent(relay, e, () => (relay = null));
+          if (e.type === 'iteration') bar.update(e.record.iteration, `t=${hms(e.record.time_s)}`);
+        },
+      });
+    } catch (e) {
+      bar.done();
+      (relay as Publisher | null)?.close();
+      // A connection that failed, or a served twin of another scenario: one line, exit code 2.
+      if (e instanceof InstrumentError && url && (await import('../../protocol/remote.js')).CONNECTION_REASONS.includes(e.reason)) {
+        console.error(`error: ${e.description}`);
+        return 2;
+      }
+      throw e;
+    }
     bar.done();
-    await publisher?.close();
+    (relay as Publisher | null)?.close();
     const files = writeCampaignOutputs(out, record, trace);
     if (values.json) console.log(JSON.stringify(record.summary, null, 2));
     else console.log(formatSummary(record.summary, files));
     const warning = interferenceWarning(record.summary.interference);
     if (warning) console.error(`warning: ${warning}`);
     return 0;
+  });
+}
+
+/**
+ * The telemetry relay, or null with a one-line note when the server has none (asyncroscopy's
+ * bridge serves MCP only) or refuses it: the campaign never fails for its relay.
+ */
+async function connectRelay(url: string, token: string | undefined): Promise<Publisher | null> {
+  const { connectPublisher, hasTelemetryRelay } = await import('../http/publisher.js');
+  const origin = new URL(url).origin;
+  if (!(await hasTelemetryRelay(url))) {
+    console.error(`note: ${origin} has no socket.io telemetry (an MCP-only bridge): the campaign's events are not relayed to dashboards (--no-relay silences this).`);
+    return null;
+  }
+  try {
+    return await connectPublisher(url, { token, client: 'stem-twin run' });
+  } catch (e) {
+    console.error(`note: no telemetry relay to ${origin}: ${e instanceof InstrumentError ? e.description : (e as Error).message}; the campaign runs on without it.`);
+    return null;
+  }
+}
+
+const stoppedRelays = new WeakSet<Publisher>();
+
+/** Relays one event; on the first refusal or failure, says so once and relays no more. */
+function relayEvent(relay: Publisher, event: object, stop: () => void): void {
+  relay.publish(event).catch((e: unknown) => {
+    stop();
+    if (stoppedRelays.has(relay)) return;
+    stoppedRelays.add(relay);
+    relay.close();
+    console.error(`note: the telemetry relay stopped: ${e instanceof InstrumentError ? e.description : (e as Error).message}; the campaign runs on without it.`);
   });
 }
 

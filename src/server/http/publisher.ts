@@ -11,11 +11,37 @@ import { InstrumentError } from '../../protocol/instrument.js';
  *   runSession(scenario, { ..., onEvent: (e) => void publisher.publish(e) });
  *   ...
  *   publisher.close();
+ *
+ * The relay is optional: asyncroscopy's own bridge serves MCP only, so a runner first asks
+ * `hasTelemetryRelay(url)` and goes without when the server has no socket.io endpoint.
  */
 export interface Publisher {
   /** Relays one event ({ type: string, ... }); rejects with InstrumentError when the server refuses it. */
   publish(event: object): Promise<void>;
   close(): void;
+}
+
+/**
+ * Whether the server behind `url` answers socket.io's handshake (Engine.IO polling, protocol 4)
+ * within `timeout_ms`: false for an MCP-only server (404), a closed port or silence. A refusal
+ * (401/403: a token is needed) still counts as present, for connectPublisher to report.
+ */
+export async function hasTelemetryRelay(url: string, timeout_ms = 2000): Promise<boolean> {
+  let probe: URL;
+  try {
+    probe = new URL('/socket.io/?EIO=4&transport=polling', new URL(url).origin);
+  } catch {
+    return false;
+  }
+  try {
+    const res = await fetch(probe, { signal: AbortSignal.timeout(timeout_ms) });
+    const body = await res.text();
+    if (res.status === 401 || res.status === 403) return true;
+    // An Engine.IO open packet: "0{"sid":...}".
+    return res.ok && body.startsWith('0{');
+  } catch {
+    return false;
+  }
 }
 
 /** Connects to the socket.io endpoint of the server behind `url` (its MCP URL or its base URL). */
