@@ -10,6 +10,8 @@ import type { InstrumentTelemetry } from '../../src/twin/instrument/telemetry.js
 import { smallScenario } from './instrument-fixtures.js';
 
 const scenario = smallScenario();
+/** DevFloat / DevVarFloatArray values come back through float32, as on the real server. */
+const f = Math.fround;
 
 function twin(seed?: number): Twin & { records: InstrumentTelemetry[] } {
   const t = createTwin(scenario, { seed });
@@ -46,12 +48,13 @@ describe('instrument commands', () => {
     const t = twin();
     expect((await exec(t, 'get_stage')).value).toEqual([0, 0, 0, 0, 0]);
     const o = await exec(t, 'move_stage', [30e-6, 40e-6, 0, 0, 0]);
-    expect(o.breakdown_s.stage_travel).toBeCloseTo(5, 12);
+    expect(o.breakdown_s.stage_travel).toBeCloseTo((Math.hypot(f(30e-6), f(40e-6)) * 1e6) / scenario.instrument.stage_speed_um_per_s, 12);
+    expect(o.breakdown_s.stage_travel).toBeCloseTo(5, 5);
     expect(o.breakdown_s.settle_retune).toBe(2);
     expect(o.breakdown_s.control_overhead).toBeGreaterThanOrEqual(0.01);
     expect(o.breakdown_s.control_overhead).toBeLessThan(0.03);
     expect(total(o)).toBeCloseTo(o.end_s - o.start_s, 12);
-    expect((await exec(t, 'get_stage')).value).toEqual([30e-6, 40e-6, 0, 0, 0]);
+    expect((await exec(t, 'get_stage')).value).toEqual([f(30e-6), f(40e-6), 0, 0, 0]);
     expect(t.twin.state.tuned).toBe(false);
     expect(t.twin.state.tuning_changed_s).toBe(o.end_s);
   });
@@ -61,7 +64,7 @@ describe('instrument commands', () => {
     const t = twin();
     await exec(t, 'move_stage', [10e-6, 0, 0, 0, 0]);
     await exec(t, 'set_defocus', 2e-7);
-    expect((await exec(t, 'get_defocus')).value).toBe(2e-7);
+    expect((await exec(t, 'get_defocus')).value).toBe(f(2e-7));
     const o = await exec(t, 'auto_focus');
     expect(o.breakdown_s.settle_retune).toBe(5);
     expect(t.twin.state.tuned).toBe(true);
@@ -74,10 +77,10 @@ describe('instrument commands', () => {
     const t = twin();
     const o = await exec(t, 'place_beam', [0.2, 0.8]);
     expect(o.breakdown_s.beam_shift).toBe(scenario.instrument.beam_shift_s);
-    expect(t.twin.state.beam_fraction).toEqual([0.2, 0.8]);
+    expect(t.twin.state.beam_fraction).toEqual([f(0.2), f(0.8)]);
     const l = await exec(t, 'place_beam_list', [0.1, 0.1, 0.5, 0.5, 0.9, 0.3]);
     expect(l.breakdown_s.beam_shift).toBeCloseTo(3 * scenario.instrument.beam_shift_s, 15);
-    expect(t.twin.state.beam_fraction).toEqual([0.9, 0.3]);
+    expect(t.twin.state.beam_fraction).toEqual([f(0.9), f(0.3)]);
     expect((await refused(exec(t, 'place_beam', [1.2, 0.5]))).reason).toBe('OutOfRange');
     await exec(t, 'set_fov', 60e-6);
     const e = await refused(exec(t, 'place_beam', [0, 0.5]));
@@ -91,11 +94,11 @@ describe('instrument commands', () => {
     const t = twin();
     const o = await exec(t, 'set_image_shift', [5e-6, -3e-6]);
     expect(o.breakdown_s.beam_shift).toBe(scenario.instrument.beam_shift_s);
-    expect((await exec(t, 'get_image_shift')).value).toEqual([5e-6, -3e-6]);
+    expect((await exec(t, 'get_image_shift')).value).toEqual([f(5e-6), f(-3e-6)]);
     const e = await refused(exec(t, 'set_image_shift', [20e-6, 0]));
     expect(e.reason).toBe('BeamShiftRange');
     expect(e.description).toMatch(/move_stage/);
-    expect((await exec(t, 'get_image_shift')).value).toEqual([5e-6, -3e-6]);
+    expect((await exec(t, 'get_image_shift')).value).toEqual([f(5e-6), f(-3e-6)]);
   });
 
   it('blank_beam / unblank_beam: acquisitions and autofocus are refused while blanked', async () => {
@@ -116,16 +119,16 @@ describe('instrument commands', () => {
     covers('instrument', 'set_beam_tilt', 'get_beam_tilt');
     const t = twin();
     await exec(t, 'set_beam_tilt', [0.01, -0.02]);
-    expect((await exec(t, 'get_beam_tilt')).value).toEqual([0.01, -0.02]);
+    expect((await exec(t, 'get_beam_tilt')).value).toEqual([f(0.01), f(-0.02)]);
     expect((await refused(exec(t, 'set_beam_tilt', [1, 0]))).reason).toBe('OutOfRange');
   });
 
   it('set_fov / get_fov', async () => {
     covers('instrument', 'set_fov', 'get_fov');
     const t = twin();
-    expect((await exec(t, 'get_fov')).value).toBeCloseTo(30e-6, 15);
+    expect((await exec(t, 'get_fov')).value).toBe(f(30e-6));
     await exec(t, 'set_fov', 1e-6);
-    expect((await exec(t, 'get_fov')).value).toBe(1e-6);
+    expect((await exec(t, 'get_fov')).value).toBe(f(1e-6));
     expect((await refused(exec(t, 'set_fov', -1))).reason).toBe('OutOfRange');
     expect((await refused(exec(t, 'set_fov', '1e-6'))).reason).toBe('API_InvalidArgument');
   });
@@ -224,8 +227,23 @@ describe('instrument commands', () => {
     covers('instrument', 'acquire_camera_image');
     const t = twin();
     const o = await exec(t, 'acquire_camera_image');
-    expect(o.breakdown_s.scan).toBe(LatencyModel.CAMERA_EXPOSURE_s);
-    expect(dataset(await t.instrument.getData(o.value as string), 'image/camera').shape).toEqual([128, 128]);
+    // The CAMERA defaults: 1 ms, 1 frame, the full 1024 px sensor.
+    expect(o.breakdown_s.scan).toBeCloseTo(1e-3 + LatencyModel.CAMERA_FULL_READOUT_s, 15);
+    const full = await t.instrument.getData(o.value as string);
+    expect(dataset(full, 'image/camera').shape).toEqual([1024, 1024]);
+    expect(full.attrs).toMatchObject({ acquisition_type: 'camera_image', detector: 'BM-Ceta' });
+    await t.instrument.writeAttribute({ device: 'CAMERA', attribute: 'exposure_time', value: 0.05 });
+    await t.instrument.writeAttribute({ device: 'CAMERA', attribute: 'frame_combining', value: 3 });
+    await t.instrument.writeAttribute({ device: 'CAMERA', attribute: 'imsize', value: 512 });
+    await t.instrument.writeAttribute({ device: 'CAMERA', attribute: 'readout_area', value: 'Half' });
+    const q = await exec(t, 'acquire_camera_image');
+    expect(q.breakdown_s.scan).toBeCloseTo(3 * 0.05 + 0.25 * LatencyModel.CAMERA_FULL_READOUT_s, 15);
+    const half = dataset(await t.instrument.getData(q.value as string), 'image/camera');
+    expect(half.shape).toEqual([256, 256]);
+    expect(half.attrs).toMatchObject({ readout_area: 'Half', frame_combining: 3, exposure_time_s: 0.05, detector: 'BM-Ceta' });
+    // Three 50 ms frames collect 150 x the electrons of one 1 ms frame, on a quarter of the pixels.
+    const sum = (v: Float64Array) => v.reduce((s, x) => s + x, 0);
+    expect(sum(half.values) / sum(dataset(full, 'image/camera').values)).toBeCloseTo(150, -1);
   });
 
   it('get_parameters: the system state as JSON', async () => {
@@ -297,9 +315,9 @@ describe('instrument commands', () => {
     expect(dataset(await t.instrument.getData(o.value as string), 'spectrum').shape).toEqual([2048]);
 
     expect((await exec(t, 'get_available_dispersions', undefined, 'EELS')).value).toBe(EELS_DISPERSIONS_eV.map((d, i) => `${i}: ${d} eV/channel`).join(', '));
-    expect((await exec(t, 'get_eels_dispersion', undefined, 'EELS')).value).toEqual([0, EELS_DEFAULT_DISPERSION_eV]);
+    expect((await exec(t, 'get_eels_dispersion', undefined, 'EELS')).value).toEqual([0, f(EELS_DEFAULT_DISPERSION_eV)]);
     await exec(t, 'set_eels_dispersion', 1, 'EELS');
-    expect((await exec(t, 'get_eels_dispersion', undefined, 'EELS')).value).toEqual([1, EELS_DISPERSIONS_eV[1]]);
+    expect((await exec(t, 'get_eels_dispersion', undefined, 'EELS')).value).toEqual([1, f(EELS_DISPERSIONS_eV[1])]);
     const wide = (await exec(t, 'acquire_eels_spectrum', undefined, 'EELS')).value as string;
     expect(dataset(await t.instrument.getData(wide), 'spectrum').attrs.dispersion_eV).toBe(EELS_DISPERSIONS_eV[1]);
     expect((await refused(exec(t, 'set_eels_dispersion', 99, 'EELS'))).reason).toBe('OutOfRange');
@@ -353,6 +371,11 @@ describe('instrument attributes', () => {
     'STAGE.alpha': -10,
     'STAGE.beta': 0,
     'STAGE.beta_tilt_enabled': true,
+    'CAMERA.exposure_time': 0.02,
+    'CAMERA.imsize': 256,
+    'CAMERA.readout_area': 'Quarter',
+    'CAMERA.camera_detector': 'BM-Ceta',
+    'CAMERA.frame_combining': 4,
   };
   const bad: Record<string, unknown> = {
     'SCAN.dwell_time': -1e-6,
@@ -370,6 +393,11 @@ describe('instrument attributes', () => {
     'STAGE.alpha': 80,
     'STAGE.beta': 5,
     'STAGE.beta_tilt_enabled': 'yes',
+    'CAMERA.exposure_time': 11,
+    'CAMERA.imsize': 8,
+    'CAMERA.readout_area': 'Eighth',
+    'CAMERA.camera_detector': 'Falcon',
+    'CAMERA.frame_combining': 0,
   };
 
   it('lists a good and a bad value for every attribute', () => {
@@ -418,7 +446,7 @@ describe('instrument attributes', () => {
     expect(e.reason).toBe('API_AttributeNotFound');
     expect(e.description).toMatch(/dwell_time/);
     expect(e.description).toMatch(/EDS, EELS/);
-    await expect(t.instrument.readAttribute('CAMERA', 'exposure_time')).rejects.toMatchObject({ reason: 'API_AttributeNotFound' });
+    await expect(t.instrument.readAttribute('CAMERA', 'dwell_time')).rejects.toMatchObject({ reason: 'API_AttributeNotFound' });
   });
 });
 
@@ -430,7 +458,7 @@ describe('the beam, the clock and telemetry', () => {
     const both = t.sim.runUntilSettled(Promise.all([a, b]));
     const [oa, ob] = await both;
     expect(ob.start_s).toBe(oa.end_s);
-    expect(ob.value).toEqual([10e-6, 0, 0, 0, 0]);
+    expect(ob.value).toEqual([f(10e-6), 0, 0, 0, 0]);
     const starts = t.records.filter((r) => r.type === 'command-start');
     expect(starts.map((r) => r.type === 'command-start' && r.client)).toEqual(['alice', 'bob']);
   });
