@@ -230,9 +230,10 @@ const INSTRUMENT: Record<string, CommandHandler> = {
 
   calibrate_screen_current: (ctx, args) => {
     noArgument(ctx.origin, args);
-    // The screen's reading is calibrated against the beam: valves open and the beam on (the
-    // screen may be in, that is where it reads).
-    if (ctx.state.column_valves !== 'open' || ctx.state.beam_blanked) requireBeam(ctx);
+    // The screen's reading is calibrated against the beam: valves open and the beam on. The
+    // screen may be inserted (that is where it reads), so this is not requireBeam.
+    if (ctx.state.column_valves !== 'open') throw new InstrumentError('ColumnValvesClosed', 'the column valves are closed, so no beam reaches the screen; call set_column_valves("open") first.', ctx.origin);
+    if (ctx.state.beam_blanked) throw new InstrumentError('BeamBlanked', 'the beam is blanked; call unblank_beam first.', ctx.origin);
     return { breakdown: ctx.latency.screenCalibration(), recipe: (d, end_s) => void (d.screen_current_calibrated_s = end_s) };
   },
 
