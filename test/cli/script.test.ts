@@ -14,6 +14,7 @@ writeFileSync(
 );
 const regionVisit = join(root, 'scenarios/scripts/region-visit.jsonl');
 const edxPoints = join(root, 'scenarios/scripts/edx-points.jsonl');
+const correctorRetune = join(root, 'scenarios/scripts/corrector-retune.jsonl');
 
 function script(name: string, lines: string[]): string {
   const p = join(dir, name);
@@ -113,7 +114,8 @@ describe('stem-twin script', () => {
     const sum = r.commands.reduce((s, e) => s + (e.end_s - e.start_s), 0);
     expect(r.total_s).toBeCloseTo(sum, 9);
     expect(r.total_s).toBeCloseTo(LATENCY_CATEGORIES.reduce((s, k) => s + r.totals_s[k], 0), 12);
-    expect(r.totals_s.stage_travel).toBeCloseTo(3, 12);
+    // move_stage's position is a Tango DevVarFloatArray: 3e-5 m arrives as float32.
+    expect(r.totals_s.stage_travel).toBeCloseTo((Math.fround(3e-5) * 1e6) / 10, 12);
     expect(r.totals_s.settle_retune).toBeCloseTo(2 + 5, 12);
     expect(r.totals_s.edx).toBe(10);
     expect(r.commands[4]!.result).toMatch(/^stem_image_HAADF_/);
@@ -131,6 +133,19 @@ describe('stem-twin script', () => {
     const table = await cli(edxPoints, '--scenario', scenarioFile);
     expect(table.out).toMatch(/REFUSED BeamShiftRange/);
     expect(table.out).toMatch(/1 command refused/);
+  });
+
+  it('runs corrector commands: JSON-RPC replies numbered in order, the tableau and measurement on the clock', async () => {
+    const { code, out } = await cli(correctorRetune, '--scenario', scenarioFile, '--json', '--seed', '4');
+    expect(code).toBe(0);
+    const r = JSON.parse(out) as ScriptResult;
+    expect(r.commands.map((e) => e.command ?? e.attribute)).toEqual(['get_info', 'move_stage', 'acquire_tableau', 'measure_c1a1', 'correct_aberration', 'readout_area', 'acquire_camera_image', 'State']);
+    const replies = r.commands.filter((e) => typeof e.result === 'string' && (e.result as string).startsWith('{"jsonrpc"')).map((e) => JSON.parse(e.result as string));
+    expect(replies.map((x) => x.id)).toEqual([1, 2, 3, 4]);
+    expect(replies[2].result.C1[0]).toBeGreaterThan(0); // the move's drift
+    expect(r.commands[2]!.breakdown_s.settle_retune).toBe(20);
+    expect(r.commands[3]!.breakdown_s.settle_retune).toBe(3);
+    expect(r.commands.at(-1)!.result).toBe('ON');
   });
 
   it('stops at a bad line with its number, prints what ran, and exits 2', async () => {

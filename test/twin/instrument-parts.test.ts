@@ -4,7 +4,7 @@ import { InstrumentError } from '../../src/protocol/instrument.js';
 import { Rng } from '../../src/protocol/random.js';
 import { DEFAULT_SCENARIO } from '../../src/protocol/scenario.js';
 import { finiteNumber, inRange, integer, noArgument, numberArray, textArray } from '../../src/twin/instrument/args.js';
-import { CAMERA_DISC_RADIUS_PX, CAMERA_SIZE_PX, renderCameraImage, thicknessAt_m } from '../../src/twin/instrument/camera.js';
+import { CAMERA_DISC_RADIUS_FRACTION, renderCameraImage, thicknessAt_m } from '../../src/twin/instrument/camera.js';
 import { DataStore } from '../../src/twin/instrument/data-store.js';
 import { beamPosition_m, checkBeamReach, checkImageShift, checkStageLimits } from '../../src/twin/instrument/geometry.js';
 import { initialState, transition } from '../../src/twin/instrument/state.js';
@@ -147,12 +147,15 @@ describe('camera image', () => {
   });
 
   it('shows a darker direct disc on a particle than on the support', () => {
-    const disc = (img: Float64Array) => img[(CAMERA_SIZE_PX / 2) * CAMERA_SIZE_PX + CAMERA_SIZE_PX / 2]!;
+    const n = 128;
+    const disc = (img: Float64Array) => img[(n / 2) * n + n / 2]!;
     const edge = (img: Float64Array) => img[0]!;
-    const on = renderCameraImage([particle], [0, 0], 0.1, 50, 1, new Rng(1)).values;
-    const off = renderCameraImage([particle], [1e-6, 0], 0.1, 50, 1, new Rng(1)).values;
-    expect(disc(on)).toBeLessThan(disc(off) * 0.5);
-    expect(edge(on)).toBeGreaterThan(edge(off));
-    expect(CAMERA_DISC_RADIUS_PX).toBeLessThan(CAMERA_SIZE_PX / 2);
+    const on = renderCameraImage([particle], [0, 0], 0.1, 50, 1, new Rng(1), n);
+    const off = renderCameraImage([particle], [1e-6, 0], 0.1, 50, 1, new Rng(1), n).values;
+    expect(on.shape).toEqual([n, n]);
+    expect(disc(on.values)).toBeLessThan(disc(off) * 0.5);
+    expect(edge(on.values)).toBeGreaterThan(edge(off));
+    expect(on.attrs.disc_radius_px).toBe(CAMERA_DISC_RADIUS_FRACTION * n);
+    expect(CAMERA_DISC_RADIUS_FRACTION).toBeLessThan(0.5);
   });
 });

@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { ATTRIBUTES, COMMANDS, type DeviceName } from '../../src/protocol/commands.js';
+import { ATTRIBUTES, COMMANDS, DEVICES, tangoDeviceName, type DeviceName } from '../../src/protocol/commands.js';
 import { dataset, InstrumentError, type CommandOutcome, type CommandRequest } from '../../src/protocol/instrument.js';
 import { LATENCY_CATEGORIES } from '../../src/protocol/timing.js';
 import { createTwin, type Twin } from '../../src/twin/index.js';
 import { LatencyModel } from '../../src/twin/instrument/latency.js';
+import { IMAGE_CACHE_SIZE } from '../../src/twin/instrument/image-cache.js';
+import { ABERRATION_NAMES, ABERRATIONS, AberrationDrift, STAGE_MOVE_DRIFT_m } from '../../src/twin/instrument/aberrations.js';
+import { Rng } from '../../src/protocol/random.js';
 import { EELS_DEFAULT_DISPERSION_eV } from '../../src/twin/signals/index.js';
 import { EELS_APERTURES, EELS_DISPERSIONS_eV } from '../../src/twin/instrument/state.js';
 import type { InstrumentTelemetry } from '../../src/twin/instrument/telemetry.js';
 import { smallScenario } from './instrument-fixtures.js';
 
 const scenario = smallScenario();
+/** DevFloat / DevVarFloatArray values come back through float32, as on the real server. */
+const f = Math.fround;
 
 function twin(seed?: number): Twin & { records: InstrumentTelemetry[] } {
   const t = createTwin(scenario, { seed });
@@ -46,12 +51,13 @@ describe('instrument commands', () => {
     const t = twin();
     expect((await exec(t, 'get_stage')).value).toEqual([0, 0, 0, 0, 0]);
     const o = await exec(t, 'move_stage', [30e-6, 40e-6, 0, 0, 0]);
-    expect(o.breakdown_s.stage_travel).toBeCloseTo(5, 12);
+    expect(o.breakdown_s.stage_travel).toBeCloseTo((Math.hypot(f(30e-6), f(40e-6)) * 1e6) / scenario.instrument.stage_speed_um_per_s, 12);
+    expect(o.breakdown_s.stage_travel).toBeCloseTo(5, 5);
     expect(o.breakdown_s.settle_retune).toBe(2);
     expect(o.breakdown_s.control_overhead).toBeGreaterThanOrEqual(0.01);
     expect(o.breakdown_s.control_overhead).toBeLessThan(0.03);
     expect(total(o)).toBeCloseTo(o.end_s - o.start_s, 12);
-    expect((await exec(t, 'get_stage')).value).toEqual([30e-6, 40e-6, 0, 0, 0]);
+    expect((await exec(t, 'get_stage')).value).toEqual([f(30e-6), f(40e-6), 0, 0, 0]);
     expect(t.twin.state.tuned).toBe(false);
     expect(t.twin.state.tuning_changed_s).toBe(o.end_s);
   });
@@ -61,10 +67,16 @@ describe('instrument commands', () => {
     const t = twin();
     await exec(t, 'move_stage', [10e-6, 0, 0, 0, 0]);
     await exec(t, 'set_defocus', 2e-7);
-    expect((await exec(t, 'get_defocus')).value).toBe(2e-7);
+    expect((await exec(t, 'get_defocus')).value).toBe(f(2e-7));
+    expect(t.twin.state.aberrations.C1[0]).not.toBe(0);
+    const b2 = t.twin.state.aberrations.B2;
     const o = await exec(t, 'auto_focus');
     expect(o.breakdown_s.settle_retune).toBe(5);
     expect(t.twin.state.tuned).toBe(true);
+    // It removes the C1/A1 the move left and nothing else.
+    expect(t.twin.state.aberrations.C1).toEqual([0]);
+    expect(t.twin.state.aberrations.A1).toEqual([0, 0]);
+    expect(t.twin.state.aberrations.B2).toEqual(b2);
     expect((await exec(t, 'get_defocus')).value).toBe(0);
     expect((await refused(exec(t, 'set_defocus', 1))).reason).toBe('OutOfRange');
   });
@@ -74,10 +86,10 @@ describe('instrument commands', () => {
     const t = twin();
     const o = await exec(t, 'place_beam', [0.2, 0.8]);
     expect(o.breakdown_s.beam_shift).toBe(scenario.instrument.beam_shift_s);
-    expect(t.twin.state.beam_fraction).toEqual([0.2, 0.8]);
+    expect(t.twin.state.beam_fraction).toEqual([f(0.2), f(0.8)]);
     const l = await exec(t, 'place_beam_list', [0.1, 0.1, 0.5, 0.5, 0.9, 0.3]);
     expect(l.breakdown_s.beam_shift).toBeCloseTo(3 * scenario.instrument.beam_shift_s, 15);
-    expect(t.twin.state.beam_fraction).toEqual([0.9, 0.3]);
+    expect(t.twin.state.beam_fraction).toEqual([f(0.9), f(0.3)]);
     expect((await refused(exec(t, 'place_beam', [1.2, 0.5]))).reason).toBe('OutOfRange');
     await exec(t, 'set_fov', 60e-6);
     const e = await refused(exec(t, 'place_beam', [0, 0.5]));
@@ -91,11 +103,11 @@ describe('instrument commands', () => {
     const t = twin();
     const o = await exec(t, 'set_image_shift', [5e-6, -3e-6]);
     expect(o.breakdown_s.beam_shift).toBe(scenario.instrument.beam_shift_s);
-    expect((await exec(t, 'get_image_shift')).value).toEqual([5e-6, -3e-6]);
+    expect((await exec(t, 'get_image_shift')).value).toEqual([f(5e-6), f(-3e-6)]);
     const e = await refused(exec(t, 'set_image_shift', [20e-6, 0]));
     expect(e.reason).toBe('BeamShiftRange');
     expect(e.description).toMatch(/move_stage/);
-    expect((await exec(t, 'get_image_shift')).value).toEqual([5e-6, -3e-6]);
+    expect((await exec(t, 'get_image_shift')).value).toEqual([f(5e-6), f(-3e-6)]);
   });
 
   it('blank_beam / unblank_beam: acquisitions and autofocus are refused while blanked', async () => {
@@ -116,16 +128,16 @@ describe('instrument commands', () => {
     covers('instrument', 'set_beam_tilt', 'get_beam_tilt');
     const t = twin();
     await exec(t, 'set_beam_tilt', [0.01, -0.02]);
-    expect((await exec(t, 'get_beam_tilt')).value).toEqual([0.01, -0.02]);
+    expect((await exec(t, 'get_beam_tilt')).value).toEqual([f(0.01), f(-0.02)]);
     expect((await refused(exec(t, 'set_beam_tilt', [1, 0]))).reason).toBe('OutOfRange');
   });
 
   it('set_fov / get_fov', async () => {
     covers('instrument', 'set_fov', 'get_fov');
     const t = twin();
-    expect((await exec(t, 'get_fov')).value).toBeCloseTo(30e-6, 15);
+    expect((await exec(t, 'get_fov')).value).toBe(f(30e-6));
     await exec(t, 'set_fov', 1e-6);
-    expect((await exec(t, 'get_fov')).value).toBe(1e-6);
+    expect((await exec(t, 'get_fov')).value).toBe(f(1e-6));
     expect((await refused(exec(t, 'set_fov', -1))).reason).toBe('OutOfRange');
     expect((await refused(exec(t, 'set_fov', '1e-6'))).reason).toBe('API_InvalidArgument');
   });
@@ -220,12 +232,43 @@ describe('instrument commands', () => {
     expect(e.description).toMatch(/acquire_eels_spectrum/);
   });
 
+  it('data attrs carry the real server\'s acquisition_type, upper-case image detectors and the EDS elements', async () => {
+    const t = twin();
+    await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'imsize', value: 16 });
+    const image = await t.instrument.getData((await exec(t, 'acquire_scanned_image', ['haadf', 'eds'])).value as string);
+    expect(image.attrs).toMatchObject({ acquisition_type: 'stem_image', detector: 'HAADF_EDS' });
+    expect(dataset(image, 'image/HAADF').attrs).toMatchObject({ acquisition_type: 'stem_image', detector: 'HAADF' });
+    expect(dataset(image, `image/EDS_${scenario.specimen.elements[0]}`).attrs).toMatchObject({ acquisition_type: 'stem_image', detector: 'EDS' });
+    const eds = await t.instrument.getData((await exec(t, 'acquire_spectrum', 'eds')).value as string);
+    const real = { acquisition_type: 'spectrum', detector: 'eds', elements: scenario.specimen.elements };
+    expect(eds.attrs).toMatchObject(real);
+    expect(dataset(eds, 'spectrum').attrs).toMatchObject(real);
+    const eels = await t.instrument.getData((await exec(t, 'acquire_eels_spectrum', undefined, 'EELS')).value as string);
+    expect(eels.attrs).toMatchObject({ acquisition_type: 'spectrum', detector: 'eels' });
+    expect(dataset(eels, 'spectrum').attrs).toMatchObject({ acquisition_type: 'spectrum', detector: 'eels' });
+  });
+
   it('acquire_camera_image: a camera frame at the parked beam', async () => {
     covers('instrument', 'acquire_camera_image');
     const t = twin();
     const o = await exec(t, 'acquire_camera_image');
-    expect(o.breakdown_s.scan).toBe(LatencyModel.CAMERA_EXPOSURE_s);
-    expect(dataset(await t.instrument.getData(o.value as string), 'image/camera').shape).toEqual([128, 128]);
+    // The CAMERA defaults: 1 ms, 1 frame, the full 1024 px sensor.
+    expect(o.breakdown_s.scan).toBeCloseTo(1e-3 + LatencyModel.CAMERA_FULL_READOUT_s, 15);
+    const full = await t.instrument.getData(o.value as string);
+    expect(dataset(full, 'image/camera').shape).toEqual([1024, 1024]);
+    expect(full.attrs).toMatchObject({ acquisition_type: 'camera_image', detector: 'BM-Ceta' });
+    await t.instrument.writeAttribute({ device: 'CAMERA', attribute: 'exposure_time', value: 0.05 });
+    await t.instrument.writeAttribute({ device: 'CAMERA', attribute: 'frame_combining', value: 3 });
+    await t.instrument.writeAttribute({ device: 'CAMERA', attribute: 'imsize', value: 512 });
+    await t.instrument.writeAttribute({ device: 'CAMERA', attribute: 'readout_area', value: 'Half' });
+    const q = await exec(t, 'acquire_camera_image');
+    expect(q.breakdown_s.scan).toBeCloseTo(3 * 0.05 + 0.25 * LatencyModel.CAMERA_FULL_READOUT_s, 15);
+    const half = dataset(await t.instrument.getData(q.value as string), 'image/camera');
+    expect(half.shape).toEqual([256, 256]);
+    expect(half.attrs).toMatchObject({ readout_area: 'Half', frame_combining: 3, exposure_time_s: 0.05, detector: 'BM-Ceta' });
+    // Three 50 ms frames collect 150 x the electrons of one 1 ms frame, on a quarter of the pixels.
+    const sum = (v: Float64Array) => v.reduce((s, x) => s + x, 0);
+    expect(sum(half.values) / sum(dataset(full, 'image/camera').values)).toBeCloseTo(150, -1);
   });
 
   it('get_parameters: the system state as JSON', async () => {
@@ -237,6 +280,15 @@ describe('instrument commands', () => {
     expect(p.fov_m).toBeCloseTo(30e-6, 15);
     expect(p.deflectors.image_shift_m).toEqual([0, 0]);
     expect(p.vacuum.state).toBe('valves closed');
+    // The real DigitalTwin's keys.
+    expect(p).toMatchObject({ stem_mode: true, defocus_m: 0, scan_detectors: ['haadf'], spectrum_detectors: ['eds'], stage_position: [0, 0, 0, 0, 0], beam_position: [0.5, 0.5], imsize: 512 });
+    expect(typeof p.manufacturer).toBe('string');
+    expect(p.camera_detectors).toContain('BM-Ceta');
+    expect(p.device_proxies).toMatchObject({ scan: 'asyncroscopy/scan/default', stage: 'asyncroscopy/stage/default', corrector: 'asyncroscopy/corrector/default', eels: 'asyncroscopy/eels/default' });
+    await exec(t, 'move_stage', [1e-5, 0, 0, 0, 0]);
+    const moved = JSON.parse((await exec(t, 'get_parameters')).value as string);
+    expect(moved.stage_position).toEqual([f(1e-5), 0, 0, 0, 0]);
+    expect(moved.aberrations_m.C1).toEqual(t.twin.state.aberrations.C1);
   });
 
   it('set_column_valves: closed valves refuse acquisitions until opened', async () => {
@@ -297,9 +349,9 @@ describe('instrument commands', () => {
     expect(dataset(await t.instrument.getData(o.value as string), 'spectrum').shape).toEqual([2048]);
 
     expect((await exec(t, 'get_available_dispersions', undefined, 'EELS')).value).toBe(EELS_DISPERSIONS_eV.map((d, i) => `${i}: ${d} eV/channel`).join(', '));
-    expect((await exec(t, 'get_eels_dispersion', undefined, 'EELS')).value).toEqual([0, EELS_DEFAULT_DISPERSION_eV]);
+    expect((await exec(t, 'get_eels_dispersion', undefined, 'EELS')).value).toEqual([0, f(EELS_DEFAULT_DISPERSION_eV)]);
     await exec(t, 'set_eels_dispersion', 1, 'EELS');
-    expect((await exec(t, 'get_eels_dispersion', undefined, 'EELS')).value).toEqual([1, EELS_DISPERSIONS_eV[1]]);
+    expect((await exec(t, 'get_eels_dispersion', undefined, 'EELS')).value).toEqual([1, f(EELS_DISPERSIONS_eV[1])]);
     const wide = (await exec(t, 'acquire_eels_spectrum', undefined, 'EELS')).value as string;
     expect(dataset(await t.instrument.getData(wide), 'spectrum').attrs.dispersion_eV).toBe(EELS_DISPERSIONS_eV[1]);
     expect((await refused(exec(t, 'set_eels_dispersion', 99, 'EELS'))).reason).toBe('OutOfRange');
@@ -331,6 +383,278 @@ describe('instrument commands', () => {
     expect((await refused(t.instrument.execute({ device: 'LASER' as DeviceName, command: 'fire' }))).reason).toBe('API_DeviceNotFound');
   });
 
+  it('State / Status on every device: the instrument ON, OFF or FAULT, support devices mirror its FAULT; always answered', async () => {
+    const t = twin();
+    for (const device of DEVICES) covers(device, 'State', 'Status');
+    for (const device of DEVICES) {
+      const o = await exec(t, 'State', undefined, device);
+      expect(o.value).toBe('ON');
+      expect(o.breakdown_s).toEqual({ control_overhead: expect.any(Number) });
+      expect((await exec(t, 'Status', undefined, device)).value).toBe('The device is in ON state.');
+    }
+    await exec(t, 'Disconnect');
+    expect((await exec(t, 'State')).value).toBe('OFF');
+    expect((await exec(t, 'Status')).value).toBe('The device is in OFF state.');
+    expect((await exec(t, 'State', undefined, 'SCAN')).value).toBe('ON');
+    await exec(t, 'Connect');
+    t.twin.fault('vacuum interlock');
+    for (const device of DEVICES) {
+      expect((await exec(t, 'State', undefined, device)).value).toBe('FAULT');
+      expect((await exec(t, 'Status', undefined, device)).value).toMatch(/^The device is in FAULT state: .*vacuum interlock\.$/);
+    }
+    expect((await refused(exec(t, 'get_info', undefined, 'CORRECTOR'))).reason).toBe('DeviceFault');
+    const before = t.twin.state;
+    expect((await refused(exec(t, 'State', 1))).reason).toBe('API_InvalidArgument');
+    expect(t.twin.state).toBe(before);
+  });
+
+  it('DATA commands are refused in-process (served by stem-twin serve), DATA State/Status answered', async () => {
+    const t = twin();
+    const served = COMMANDS.filter((c) => c.device === 'DATA' && c.name !== 'State' && c.name !== 'Status');
+    expect(served.length).toBeGreaterThan(0);
+    for (const c of served) {
+      covers('DATA', c.name);
+      const before = t.twin.state;
+      const e = await refused(exec(t, c.name, c.input === 'DevVoid' ? undefined : '{}', 'DATA'));
+      expect(e.reason).toBe('API_DeviceNotServed');
+      expect(e.origin).toBe(`DATA.${c.name}`);
+      expect(e.description).toMatch(/stem-twin serve/);
+      expect(e.description).toMatch(/getData/);
+      expect(t.twin.state).toBe(before);
+    }
+  });
+
+  it('set_diffraction_shift / get_diffraction_shift: float32 round trip, range-checked', async () => {
+    covers('instrument', 'set_diffraction_shift', 'get_diffraction_shift');
+    const t = twin();
+    expect((await exec(t, 'get_diffraction_shift')).value).toEqual([0, 0]);
+    const o = await exec(t, 'set_diffraction_shift', [1e-3, -2e-3]);
+    expect(o.breakdown_s).toEqual({ control_overhead: expect.any(Number) });
+    expect((await exec(t, 'get_diffraction_shift')).value).toEqual([f(1e-3), f(-2e-3)]);
+    const before = t.twin.state;
+    const e = await refused(exec(t, 'set_diffraction_shift', [0.2, 0]));
+    expect(e.reason).toBe('OutOfRange');
+    expect(e.description).toMatch(/diffraction shift x/);
+    expect((await refused(exec(t, 'set_diffraction_shift', [0]))).reason).toBe('API_InvalidArgument');
+    expect(t.twin.state).toBe(before);
+  });
+
+  it('set_screen: an inserted screen stops the beam, acquisitions are refused until it is retracted', async () => {
+    covers('instrument', 'set_screen');
+    const t = twin();
+    await exec(t, 'set_screen', 'inserted');
+    expect(t.twin.state.screen).toBe('inserted');
+    for (const [c, a, d] of [['acquire_scanned_image', undefined], ['acquire_spectrum', 'eds'], ['auto_focus'], ['acquire_eels_spectrum', undefined, 'EELS'], ['acquire_camera_image'], ['measure_c1a1', undefined, 'CORRECTOR']] as const) {
+      const before = t.twin.state;
+      const e = await refused(exec(t, c, a, d as DeviceName | undefined));
+      expect(e.reason).toBe('ScreenInserted');
+      expect(e.description).toMatch(/set_screen\("retracted"\)/);
+      expect(t.twin.state).toBe(before);
+    }
+    const before = t.twin.state;
+    expect((await refused(exec(t, 'set_screen', 'out'))).description).toMatch(/"inserted" or "retracted"/);
+    expect(t.twin.state).toBe(before);
+    await exec(t, 'set_screen', 'retracted');
+    expect(JSON.parse((await exec(t, 'get_parameters')).value as string).screen).toBe('retracted');
+    await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'imsize', value: 16 });
+    expect((await exec(t, 'acquire_scanned_image')).value).toMatch(/^stem_image_HAADF_/);
+  });
+
+  it('calibrate_screen_current: takes SCREEN_CALIBRATION_s and records when; needs the beam', async () => {
+    covers('instrument', 'calibrate_screen_current');
+    const t = twin();
+    expect(t.twin.state.screen_current_calibrated_s).toBeNull();
+    const o = await exec(t, 'calibrate_screen_current');
+    expect(o.breakdown_s.settle_retune).toBe(LatencyModel.SCREEN_CALIBRATION_s);
+    expect(o.end_s - o.start_s).toBeGreaterThan(LatencyModel.SCREEN_CALIBRATION_s);
+    expect(t.twin.state.screen_current_calibrated_s).toBe(o.end_s);
+    await exec(t, 'set_screen', 'inserted');
+    await exec(t, 'calibrate_screen_current');
+    await exec(t, 'blank_beam');
+    const before = t.twin.state;
+    expect((await refused(exec(t, 'calibrate_screen_current'))).reason).toBe('BeamBlanked');
+    expect(t.twin.state).toBe(before);
+  });
+
+  it('get_image_data_cached: the index-th latest image as DevEncoded [format, base64 float32 LE]', async () => {
+    covers('instrument', 'get_image_data_cached');
+    const t = twin();
+    expect((await refused(exec(t, 'get_image_data_cached', 0))).description).toMatch(/no image has been acquired/);
+    await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'imsize', value: 16 });
+    const first = (await exec(t, 'acquire_scanned_image')).value as string;
+    await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'scan_region', value: [0, 0, 1, 0.5] });
+    const second = (await exec(t, 'acquire_scanned_image')).value as string;
+    await exec(t, 'acquire_spectrum', 'eds'); // no image: not cached
+    const decode = ([format, data]: [string, string]) => {
+      const bytes = Buffer.from(data, 'base64');
+      return { format, values: Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(4 * i)) };
+    };
+    const o = await exec(t, 'get_image_data_cached', 0);
+    expect(o.breakdown_s).toEqual({ control_overhead: expect.any(Number) });
+    const latest = decode(o.value as [string, string]);
+    expect(latest.format).toBe('float32 LE 8x16');
+    expect(latest.values).toEqual(Array.from(dataset(await t.instrument.getData(second), 'image/HAADF').values, f));
+    const older = decode((await exec(t, 'get_image_data_cached', 1)).value as [string, string]);
+    expect(older.format).toBe('float32 LE 16x16');
+    expect(older.values).toEqual(Array.from(dataset(await t.instrument.getData(first), 'image/HAADF').values, f));
+    const before = t.twin.state;
+    const e = await refused(exec(t, 'get_image_data_cached', 2));
+    expect(e.reason).toBe('OutOfRange');
+    expect(e.description).toMatch(/0\.\.1/);
+    expect((await refused(exec(t, 'get_image_data_cached', -1))).reason).toBe('OutOfRange');
+    expect((await refused(exec(t, 'get_image_data_cached', 0.5))).reason).toBe('API_InvalidArgument');
+    expect(t.twin.state).toBe(before);
+    for (let i = 0; i < IMAGE_CACHE_SIZE; i++) await exec(t, 'acquire_scanned_image');
+    await exec(t, 'get_image_data_cached', IMAGE_CACHE_SIZE - 1);
+    expect((await refused(exec(t, 'get_image_data_cached', IMAGE_CACHE_SIZE))).reason).toBe('OutOfRange');
+  });
+
+  it('acquire_scanned_data_advanced is refused as on the ElectronMicroscope base class', async () => {
+    covers('instrument', 'acquire_scanned_data_advanced');
+    const t = twin();
+    const before = t.twin.state;
+    const e = await refused(exec(t, 'acquire_scanned_data_advanced'));
+    expect(e.reason).toBe('PyDs_PythonError');
+    expect(e.description).toMatch(/^NotImplementedError: /);
+    expect(e.timing!.breakdown_s).toEqual({ control_overhead: expect.any(Number) });
+    expect(t.twin.state).toBe(before);
+  });
+
+  it('corrector get_info / reconnect: JSON-RPC replies numbered from 1, again from 1 after reconnect', async () => {
+    covers('CORRECTOR', 'get_info', 'reconnect');
+    const t = twin();
+    const info = JSON.parse((await exec(t, 'get_info', undefined, 'CORRECTOR')).value as string);
+    expect(info).toMatchObject({ jsonrpc: '2.0', id: 1, result: { name: 'DigitalTwinCorrector', device: tangoDeviceName('CORRECTOR') } });
+    expect(info.result.aberrations).toEqual(expect.arrayContaining(['C1', 'A1', 'B2', 'A2', 'C3', 'S3', 'A3', 'WD']));
+    expect(JSON.parse((await exec(t, 'get_info', undefined, 'CORRECTOR')).value as string).id).toBe(2);
+    const o = await exec(t, 'reconnect', undefined, 'CORRECTOR');
+    expect(o.value).toBeNull();
+    expect(o.breakdown_s.control_overhead).toBeGreaterThan(LatencyModel.CORRECTOR_RECONNECT_s);
+    expect(JSON.parse((await exec(t, 'get_info', undefined, 'CORRECTOR')).value as string).id).toBe(1);
+    const before = t.twin.state;
+    expect((await refused(exec(t, 'reconnect', 'now', 'CORRECTOR'))).reason).toBe('API_InvalidArgument');
+    expect(t.twin.state).toBe(before);
+  });
+
+  it('a stage move shows up as C1/A1 drift (its own Rng stream); measure_c1a1 reads it in a few s', async () => {
+    covers('CORRECTOR', 'measure_c1a1');
+    const t = twin(21);
+    const c1a1 = async () => {
+      const o = await exec(t, 'measure_c1a1', undefined, 'CORRECTOR');
+      return { o, r: JSON.parse(o.value as string).result as { C1: number[]; A1: number[] } };
+    };
+    const { o, r } = await c1a1();
+    expect(o.breakdown_s.settle_retune).toBe(LatencyModel.MEASURE_C1A1_s);
+    expect(r).toEqual({ C1: [0], A1: [0, 0] });
+    await exec(t, 'move_stage', [10e-6, 0, 0, 0, 0]);
+    const expected = new AberrationDrift(new Rng(21).fork('aberrations')).draw();
+    const moved = (await c1a1()).r;
+    expect(moved.C1).toEqual(expected.C1);
+    expect(moved.A1).toEqual(expected.A1);
+    expect(moved.C1[0]).toBeGreaterThanOrEqual(STAGE_MOVE_DRIFT_m.C1.min);
+    expect(Math.hypot(moved.A1[0]!, moved.A1[1]!)).toBeGreaterThanOrEqual(STAGE_MOVE_DRIFT_m.A1.min * (1 - 1e-12));
+    expect(t.twin.state.tuned).toBe(false);
+    // Drift accumulates; a move to where the stage is adds none.
+    await exec(t, 'move_stage', [10e-6, 0, 0, 0, 0]);
+    expect(t.twin.state.aberrations.C1).toEqual(expected.C1);
+    await exec(t, 'move_stage', [0, 0, 0, 0, 0]);
+    expect(t.twin.state.aberrations.C1[0]).toBeGreaterThan(expected.C1[0] + STAGE_MOVE_DRIFT_m.C1.min * (1 - 1e-12));
+    await exec(t, 'blank_beam');
+    const before = t.twin.state;
+    expect((await refused(exec(t, 'measure_c1a1', undefined, 'CORRECTOR'))).reason).toBe('BeamBlanked');
+    expect(t.twin.state).toBe(before);
+  });
+
+  it('acquire_tableau: every coefficient, in TABLEAU_s of instrument time; bad type or angle refused', async () => {
+    covers('CORRECTOR', 'acquire_tableau');
+    const t = twin();
+    const o = await exec(t, 'acquire_tableau', 'Fast 18', 'CORRECTOR');
+    expect(o.breakdown_s.settle_retune).toBe(LatencyModel.TABLEAU_s.Fast);
+    const reply = JSON.parse(o.value as string);
+    expect(reply).toMatchObject({ jsonrpc: '2.0', id: 1, result: { type: 'Fast', angle_mrad: 18 } });
+    expect(Object.keys(reply.result.aberrations)).toEqual([...ABERRATION_NAMES]);
+    expect(reply.result.aberrations.B2).toEqual([20e-9, 0]);
+    expect((await exec(t, 'acquire_tableau', 'enhanced 30', 'CORRECTOR')).breakdown_s.settle_retune).toBe(LatencyModel.TABLEAU_s.Enhanced);
+    const before = t.twin.state;
+    for (const [arg, reason, text] of [
+      ['Slow 18', 'API_InvalidArgument', /types: Fast, Standard, Enhanced/],
+      ['Fast', 'API_InvalidArgument', /"Fast 18"/],
+      ['Fast ten', 'API_InvalidArgument', /"Fast 18"/],
+      ['Fast 80', 'OutOfRange', /\(0, 50\] mrad/],
+      ['', 'API_InvalidArgument', /empty/],
+      [18, 'API_InvalidArgument', /must be a string/],
+    ] as const) {
+      const e = await refused(exec(t, 'acquire_tableau', arg, 'CORRECTOR'));
+      expect(e.reason).toBe(reason);
+      expect(e.description).toMatch(text);
+    }
+    expect(t.twin.state).toBe(before);
+  });
+
+  it('correct_aberration subtracts; C1 and A1 below the threshold retune the probe; bad names or counts change nothing', async () => {
+    covers('CORRECTOR', 'correct_aberration');
+    const t = twin();
+    await exec(t, 'move_stage', [10e-6, 0, 0, 0, 0]);
+    const { C1, A1 } = t.twin.state.aberrations;
+    const o = await exec(t, 'correct_aberration', `C1 ${C1[0]}`, 'CORRECTOR');
+    expect(o.breakdown_s.settle_retune).toBe(LatencyModel.CORRECTION_s);
+    expect(JSON.parse(o.value as string)).toEqual({ jsonrpc: '2.0', id: 1, result: { name: 'C1', value: [0] } });
+    expect(t.twin.state.tuned).toBe(false); // A1 is still there
+    const tuning = t.twin.state.tuning_changed_s;
+    const a = await exec(t, 'correct_aberration', `A1 ${A1[0]} ${A1[1]}`, 'CORRECTOR');
+    expect(t.twin.state.aberrations.A1).toEqual([0, 0]);
+    expect(t.twin.state.tuned).toBe(true);
+    expect(t.twin.state.tuning_changed_s).toBe(a.end_s);
+    expect(a.end_s).toBeGreaterThan(tuning);
+    await exec(t, 'correct_aberration', 'B2 5e-9 -1e-9', 'CORRECTOR');
+    expect(t.twin.state.aberrations.B2[0]).toBeCloseTo(15e-9, 22);
+    expect(t.twin.state.aberrations.B2[1]).toBe(1e-9);
+    const before = t.twin.state;
+    for (const [arg, reason, text] of [
+      ['Z9 1e-9', 'UnknownAberration', /knows WD, C1, A1/],
+      ['C1 1e-9 2e-9', 'API_InvalidArgument', /"C1 <value>"/],
+      ['A1 1e-9', 'API_InvalidArgument', /"A1 <x> <y>"/],
+      ['A1 1e-9 abc', 'API_InvalidArgument', /"A1 <x> <y>"/],
+      ['   ', 'API_InvalidArgument', /empty/],
+    ] as const) {
+      const e = await refused(exec(t, 'correct_aberration', arg, 'CORRECTOR'));
+      expect(e.reason).toBe(reason);
+      expect(e.description).toMatch(text);
+    }
+    expect(t.twin.state).toBe(before);
+  });
+
+  it('get_aberrations_coeff_sim / set_aberrations_coeff_sim: JSON by name; left out = default; unknown names refused', async () => {
+    covers('CORRECTOR', 'get_aberrations_coeff_sim', 'set_aberrations_coeff_sim');
+    const t = twin();
+    const get = async () => JSON.parse((await exec(t, 'get_aberrations_coeff_sim', undefined, 'CORRECTOR')).value as string);
+    expect(await get()).toEqual(Object.fromEntries(ABERRATIONS.map((a) => [a.name, [...a.default]])));
+    const o = await exec(t, 'set_aberrations_coeff_sim', JSON.stringify({ C1: [40e-9], A3: [1e-6, 2e-6] }), 'CORRECTOR');
+    expect(o.value).toBeNull();
+    expect(o.breakdown_s).toEqual({ control_overhead: expect.any(Number) });
+    const set = await get();
+    expect(set.C1).toEqual([40e-9]);
+    expect(set.A3).toEqual([1e-6, 2e-6]);
+    expect(set.B2).toEqual([20e-9, 0]);
+    expect(t.twin.state.tuned).toBe(false);
+    await exec(t, 'set_aberrations_coeff_sim', JSON.stringify({ C1: 1e-10 }), 'CORRECTOR');
+    expect(t.twin.state.tuned).toBe(true);
+    expect((await get()).A3).toEqual([0.5e-6, 0]);
+    const before = t.twin.state;
+    for (const [arg, reason, text] of [
+      ['{"C7": [1]}', 'UnknownAberration', /no aberration "C7"/],
+      ['{"A1": [1e-9]}', 'API_InvalidArgument', /A1 .* takes 2 values/],
+      ['{"C1": [null]}', 'API_InvalidArgument', /C1 .* takes 1 value/],
+      ['[1, 2]', 'API_InvalidArgument', /JSON object/],
+      ['{C1: 1}', 'API_InvalidArgument', /JSON object/],
+    ] as const) {
+      const e = await refused(exec(t, 'set_aberrations_coeff_sim', arg, 'CORRECTOR'));
+      expect(e.reason).toBe(reason);
+      expect(e.description).toMatch(text);
+    }
+    expect(t.twin.state).toBe(before);
+  });
+
   it('covers every command of the protocol', () => {
     expect([...tested].sort()).toEqual(COMMANDS.map((c) => `${c.device}.${c.name}`).sort());
   });
@@ -353,6 +677,11 @@ describe('instrument attributes', () => {
     'STAGE.alpha': -10,
     'STAGE.beta': 0,
     'STAGE.beta_tilt_enabled': true,
+    'CAMERA.exposure_time': 0.02,
+    'CAMERA.imsize': 256,
+    'CAMERA.readout_area': 'Quarter',
+    'CAMERA.camera_detector': 'BM-Ceta',
+    'CAMERA.frame_combining': 4,
   };
   const bad: Record<string, unknown> = {
     'SCAN.dwell_time': -1e-6,
@@ -370,6 +699,11 @@ describe('instrument attributes', () => {
     'STAGE.alpha': 80,
     'STAGE.beta': 5,
     'STAGE.beta_tilt_enabled': 'yes',
+    'CAMERA.exposure_time': 11,
+    'CAMERA.imsize': 8,
+    'CAMERA.readout_area': 'Eighth',
+    'CAMERA.camera_detector': 'Falcon',
+    'CAMERA.frame_combining': 0,
   };
 
   it('lists a good and a bad value for every attribute', () => {
@@ -418,7 +752,7 @@ describe('instrument attributes', () => {
     expect(e.reason).toBe('API_AttributeNotFound');
     expect(e.description).toMatch(/dwell_time/);
     expect(e.description).toMatch(/EDS, EELS/);
-    await expect(t.instrument.readAttribute('CAMERA', 'exposure_time')).rejects.toMatchObject({ reason: 'API_AttributeNotFound' });
+    await expect(t.instrument.readAttribute('CAMERA', 'dwell_time')).rejects.toMatchObject({ reason: 'API_AttributeNotFound' });
   });
 });
 
@@ -430,7 +764,7 @@ describe('the beam, the clock and telemetry', () => {
     const both = t.sim.runUntilSettled(Promise.all([a, b]));
     const [oa, ob] = await both;
     expect(ob.start_s).toBe(oa.end_s);
-    expect(ob.value).toEqual([10e-6, 0, 0, 0, 0]);
+    expect(ob.value).toEqual([f(10e-6), 0, 0, 0, 0]);
     const starts = t.records.filter((r) => r.type === 'command-start');
     expect(starts.map((r) => r.type === 'command-start' && r.client)).toEqual(['alice', 'bob']);
   });
@@ -510,6 +844,22 @@ describe('detuning after a stage move', () => {
     expect(max(detuned.values)).toBeLessThan(max(tuned.values));
     const keyAttrs = (await t.instrument.getData((await exec(t, 'acquire_scanned_image')).value as string)).attrs;
     expect(keyAttrs.tuned).toBe(true);
+  });
+});
+
+describe('retuning through the corrector', () => {
+  it('correcting the measured C1 and A1 restores the tuned HAADF signal, as auto_focus does', async () => {
+    const t = twin();
+    await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'imsize', value: 64 });
+    await t.instrument.writeAttribute({ device: 'SCAN', attribute: 'dwell_time', value: 1e-5 });
+    await exec(t, 'move_stage', [5e-6, 5e-6, 0, 0, 0]);
+    const sum = async () => dataset(await t.instrument.getData((await exec(t, 'acquire_scanned_image')).value as string), 'image/HAADF').values.reduce((s, x) => s + x, 0);
+    const detuned = await sum();
+    const { C1, A1 } = JSON.parse((await exec(t, 'measure_c1a1', undefined, 'CORRECTOR')).value as string).result;
+    await exec(t, 'correct_aberration', `C1 ${C1[0]}`, 'CORRECTOR');
+    await exec(t, 'correct_aberration', `A1 ${A1[0]} ${A1[1]}`, 'CORRECTOR');
+    expect(t.twin.state.tuned).toBe(true);
+    expect(await sum()).toBeGreaterThan(detuned / scenario.instrument.detuned_signal_factor * 0.9);
   });
 });
 

@@ -82,27 +82,34 @@ function expectedTotals(steps: Step[], seed: number, model: LatencyModel): Recor
   let stage = [0, 0, 0, 0, 0];
   let shift = [0, 0];
   const limit = model.spec.stage_limits.xy_um * um;
+  // Command arguments arrive as Tango DevVarFloatArray: through float32, as on the real server.
+  const f32 = <T extends number[]>(v: T): T => v.map(Math.fround) as T;
   for (const s of steps) {
     for (let i = 0; i < lines(s).length; i++) add({ control_overhead: model.drawOverhead_s(overhead) });
     switch (s.op) {
-      case 'move':
-        if (Math.abs(s.to[0]) <= limit && Math.abs(s.to[1]) <= limit) {
-          add(model.stageMove(stage, s.to));
-          stage = s.to;
+      case 'move': {
+        const to = f32(s.to);
+        if (Math.abs(to[0]) <= limit && Math.abs(to[1]) <= limit) {
+          add(model.stageMove(stage, to));
+          stage = to;
         }
         break;
+      }
       case 'place': {
-        const inField = s.f.every((f) => f >= 0 && f <= 1);
-        const reach = s.f.every((f, i) => Math.abs(shift[i]! + (f - 0.5) * fov) <= half);
+        const at = f32(s.f);
+        const inField = at.every((f) => f >= 0 && f <= 1);
+        const reach = at.every((f, i) => Math.abs(shift[i]! + (f - 0.5) * fov) <= half);
         if (inField && reach) add(model.beamShift(1));
         break;
       }
-      case 'shift':
-        if (s.s.every((v) => Math.abs(v) <= half)) {
+      case 'shift': {
+        const to = f32(s.s);
+        if (to.every((v) => Math.abs(v) <= half)) {
           add(model.beamShift(1));
-          shift = s.s;
+          shift = to;
         }
         break;
+      }
       case 'focus':
         add(model.autoFocus());
         break;

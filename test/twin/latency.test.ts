@@ -48,7 +48,13 @@ describe('LatencyModel (model.md sections 4 and 8)', () => {
     expect(model.edxFrame()).toEqual({ edx: spec.edx_frame_s });
     expect(model.edxPoint(1).edx).toBeCloseTo(1 + spec.edx_point_overhead_s, 12);
     expect(model.eels(0.5, 3).eels).toBeCloseTo(1.5 + spec.eels_overhead_s, 12);
-    expect(model.cameraImage()).toEqual({ scan: LatencyModel.CAMERA_EXPOSURE_s });
+    expect(model.cameraImage(0.01, 3, 0.25).scan).toBeCloseTo(0.03 + 0.25 * LatencyModel.CAMERA_FULL_READOUT_s, 15);
+    expect(model.tableau('Fast')).toEqual({ settle_retune: LatencyModel.TABLEAU_s.Fast });
+    expect(LatencyModel.TABLEAU_s.Fast).toBeGreaterThanOrEqual(10);
+    expect(model.measureC1A1()).toEqual({ settle_retune: LatencyModel.MEASURE_C1A1_s });
+    expect(model.correction()).toEqual({ settle_retune: LatencyModel.CORRECTION_s });
+    expect(model.screenCalibration()).toEqual({ settle_retune: LatencyModel.SCREEN_CALIBRATION_s });
+    expect(model.correctorReconnect()).toEqual({ control_overhead: LatencyModel.CORRECTOR_RECONNECT_s });
   });
 
   it('takes the scan shape from the scan region, at least one pixel each way', () => {

@@ -7,7 +7,7 @@ import { renderCameraImage } from './camera.js';
 import { beamPosition_m, fieldCenter_m } from './geometry.js';
 import { LatencyModel } from './latency.js';
 import type { AcquisitionOrder } from './plan.js';
-import { EELS_APERTURES, EELS_DISPERSIONS_eV, type InstrumentState } from './state.js';
+import { EELS_APERTURES, EELS_DISPERSIONS_eV, READOUT_AREAS, type InstrumentState } from './state.js';
 
 export type ScanDetector = 'haadf' | 'eds';
 
@@ -37,7 +37,11 @@ export class Acquisitions {
     this.maxRadius_m = r;
   }
 
-  /** Probe and signal of the current snapshot: degraded while detuned (after a stage move, before auto_focus). */
+  /**
+   * Probe and signal of the current snapshot: degraded while detuned, i.e. while the residual C1
+   * or A1 the corrector sees is above TUNED_RESIDUAL_m (aberrations.ts; after a stage move,
+   * until auto_focus or correct_aberration).
+   */
   optics(state: InstrumentState): Optics {
     return {
       beam_current_pA: state.beam_current_pA,
@@ -84,8 +88,12 @@ export class Acquisitions {
         } else {
           datasets = [renderHaadf(particles, this.specimen.elements, field, dwell_time, optics, this.rng.haadf, frame_time_s)];
         }
-        datasets = datasets.map((d) => cropImage({ ...d, attrs: { ...d.attrs, scan_region: [...scan_region] } }, rows, cols));
-        return { attrs: { kind: withEds ? 'edx-frame' : 'haadf', acquired_s: end_s, detectors: [...detectors], tuned: state.tuned }, datasets };
+        // The real server's attrs (src/protocol/data.ts): acquisition_type and the upper-case detector.
+        datasets = datasets.map((d) =>
+          cropImage({ ...d, attrs: { ...d.attrs, acquisition_type: 'stem_image', detector: String(d.attrs.detector).toUpperCase(), scan_region: [...scan_region] } }, rows, cols),
+        );
+        const attrs = { acquisition_type: 'stem_image', detector: tag, kind: withEds ? 'edx-frame' : 'haadf', acquired_s: end_s, detectors: [...detectors], tuned: state.tuned };
+        return { attrs, datasets };
       },
     };
   }
@@ -102,7 +110,8 @@ export class Acquisitions {
       render: (end_s) => {
         const particles = this.particlesNear(beam_m[0], beam_m[1], beam_m[0], beam_m[1], optics);
         const spectrum = renderEdxPointSpectrum(particles, this.specimen.elements, beam_m, live_s, optics, this.rng.edxPoint);
-        return { attrs: { kind: 'edx-point', acquired_s: end_s, tuned: state.tuned }, datasets: [spectrum] };
+        const real = { acquisition_type: 'spectrum', detector: 'eds', elements: [...this.specimen.elements] };
+        return { attrs: { ...real, kind: 'edx-point', acquired_s: end_s, tuned: state.tuned }, datasets: [{ ...spectrum, attrs: { ...spectrum.attrs, ...real } }] };
       },
     };
   }
@@ -123,26 +132,33 @@ export class Acquisitions {
       render: (end_s) => {
         const particles = this.particlesNear(beam_m[0], beam_m[1], beam_m[0], beam_m[1], optics);
         const spectrum = renderEelsSpectrum(particles, beam_m, exposure_time, number_of_frames, offset, optics, this.specimen.truth, this.rng.eels, dispersion_eV);
+        const real = { acquisition_type: 'spectrum', detector: 'eels' };
         return {
-          attrs: { kind: 'eels', acquired_s: end_s, tuned: state.tuned, aperture: aperture.name, dispersion_index: state.eels.dispersion_index },
-          datasets: [spectrum],
+          attrs: { ...real, kind: 'eels', acquired_s: end_s, tuned: state.tuned, aperture: aperture.name, dispersion_index: state.eels.dispersion_index },
+          datasets: [{ ...spectrum, attrs: { ...spectrum.attrs, ...real } }],
         };
       },
     };
   }
 
-  /** A camera frame with the beam parked (see camera.ts). */
-  camera(state: InstrumentState, exposure_s: number): AcquisitionOrder {
+  /**
+   * A camera image with the beam parked (see camera.ts), with the CAMERA settings: exposure x
+   * frames combined, imsize cut by the readout area.
+   */
+  camera(state: InstrumentState): AcquisitionOrder {
     const beam_m = beamPosition_m(state);
     const optics = this.optics(state);
+    const { exposure_time, frame_combining, imsize, readout_area, camera_detector } = state.camera;
+    const size_px = Math.max(1, Math.round(imsize * READOUT_AREAS[readout_area]));
     return {
       kind: 'camera',
       prefix: 'camera_image',
       extension: '.h5',
       render: (end_s) => {
         const particles = this.particlesNear(beam_m[0], beam_m[1], beam_m[0], beam_m[1], optics);
-        const image = renderCameraImage(particles, beam_m, exposure_s, optics.beam_current_pA, optics.signal_factor, this.rng.camera);
-        return { attrs: { kind: 'camera', acquired_s: end_s, tuned: state.tuned }, datasets: [image] };
+        const image = renderCameraImage(particles, beam_m, exposure_time * frame_combining, optics.beam_current_pA, optics.signal_factor, this.rng.camera, size_px);
+        image.attrs = { ...image.attrs, acquisition_type: 'camera_image', detector: camera_detector, readout_area, frame_combining, exposure_time_s: exposure_time };
+        return { attrs: { acquisition_type: 'camera_image', detector: camera_detector, kind: 'camera', acquired_s: end_s, tuned: state.tuned }, datasets: [image] };
       },
     };
   }

@@ -3,13 +3,13 @@ import type { Rng } from '../../protocol/random.js';
 import type { Particle } from '../types.js';
 
 /**
- * The camera below the specimen with the beam parked: a convergent-beam pattern. The direct
- * disc carries the electrons that passed unscattered, exp(-t / MEAN_FREE_PATH_m) of them, t the
+ * The camera below the specimen with the beam parked: a convergent-beam pattern, size_px square
+ * (the CAMERA imsize cut by its readout area), the direct disc a quarter of the side in radius
+ * (CAMERA_DISC_RADIUS_FRACTION). The direct disc carries the electrons that passed unscattered, exp(-t / MEAN_FREE_PATH_m) of them, t the
  * chord of the particle under the probe; the rest scatter outside the disc. Counts are Poisson.
  * Enough to tell "on a particle" from "on the support", as a camera check on a real instrument does.
  */
-export const CAMERA_SIZE_PX = 128;
-export const CAMERA_DISC_RADIUS_PX = 32;
+export const CAMERA_DISC_RADIUS_FRACTION = 0.25;
 /** Elastic+inelastic mean free path of the metal particles at 200 kV, order of magnitude. */
 export const MEAN_FREE_PATH_m = 100e-9;
 
@@ -33,14 +33,16 @@ export function renderCameraImage(
   beam_current_pA: number,
   signal_factor: number,
   rng: Rng,
+  size_px: number,
 ): DatasetRecord {
-  const n = CAMERA_SIZE_PX;
+  const n = size_px;
+  const radius_px = CAMERA_DISC_RADIUS_FRACTION * n;
   const electrons = ((beam_current_pA * 1e-12 * exposure_s) / ELECTRON_CHARGE_C) * signal_factor;
   const thickness_m = thicknessAt_m(particles, beam_m[0], beam_m[1]);
   const transmitted = Math.exp(-thickness_m / MEAN_FREE_PATH_m);
 
   const c = (n - 1) / 2;
-  const r2 = CAMERA_DISC_RADIUS_PX * CAMERA_DISC_RADIUS_PX;
+  const r2 = radius_px * radius_px;
   let discPixels = 0;
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if ((i - c) ** 2 + (j - c) ** 2 <= r2) discPixels++;
   const inDisc = (electrons * transmitted) / discPixels;
@@ -63,7 +65,7 @@ export function renderCameraImage(
       imsize: n,
       beam_position_m: beam_m,
       beam_current_pA,
-      disc_radius_px: CAMERA_DISC_RADIUS_PX,
+      disc_radius_px: radius_px,
     },
     values,
   };

@@ -1,52 +1,51 @@
-import { commandNotFound, findCommand, type DeviceName } from '../../protocol/commands.js';
+import { commandNotFound, DEVICES, findAttribute, findCommand, tangoDeviceName, type DeviceName } from '../../protocol/commands.js';
 import { InstrumentError } from '../../protocol/instrument.js';
 import { finiteNumber, inRange, integer, invalid, noArgument, numberArray, text, textArray } from './args.js';
 import type { ScanDetector } from './acquisition.js';
+import { CORRECTOR, setAberrations } from './corrector.js';
 import { checkBeamReach, checkImageShift, checkStageLimits } from './geometry.js';
+import { change, read, requireBeam, type CommandHandler } from './handler-kit.js';
+import { encodeImage } from './image-cache.js';
 import { LatencyModel } from './latency.js';
 import type { Plan, PlanContext } from './plan.js';
-import { EELS_APERTURES, EELS_DISPERSIONS_eV, type InstrumentState, type StagePosition } from './state.js';
+import { EELS_APERTURES, EELS_DISPERSIONS_eV, READOUT_AREAS, type InstrumentState, type StagePosition } from './state.js';
+import { builtinHandlers, dataDeviceHandlers } from './tango-builtins.js';
 
 /**
- * The twin's command handlers: one per entry of src/protocol/commands.ts COMMANDS. Each checks
- * its argument against the current snapshot and returns a Plan, or throws InstrumentError
- * (nothing has changed yet when it throws).
+ * The twin's command handlers: one per entry of src/protocol/commands.ts COMMANDS, by device:
+ * the instrument and EELS here, the corrector in corrector.ts, Tango's State/Status and the
+ * DATA device in tango-builtins.ts. Each checks its argument against the current snapshot and
+ * returns a Plan, or throws InstrumentError (nothing has changed yet when it throws).
  */
-export type CommandHandler = (ctx: PlanContext, args: unknown) => Plan;
+export type { CommandHandler } from './handler-kit.js';
+export { requireBeam } from './handler-kit.js';
 
 /** Limits of settings the scenario does not give (deflector and lens ranges of a typical 200 kV STEM). */
 export const LIMITS = {
   fov_m: { min: 1e-9, max: 1e-3 },
   defocus_m: { min: -100e-6, max: 100e-6 },
   beam_tilt_rad: 0.1,
+  diffraction_shift_rad: 0.05,
   screen_current_pA: { min: 1e-3, max: 1e5 },
 } as const;
 
 /** Fixed facts get_parameters reports. */
 export const HIGH_TENSION_V = 200_000;
 const COLUMN_VACUUM_Pa = 2e-6;
-
-
-/** Refuses a command that needs electrons on the specimen while the column cannot deliver them. */
-export function requireBeam(ctx: PlanContext): void {
-  if (ctx.state.column_valves !== 'open') {
-    throw new InstrumentError('ColumnValvesClosed', 'the column valves are closed, so no beam reaches the specimen; call set_column_valves("open") first.', ctx.origin);
-  }
-  if (ctx.state.beam_blanked) {
-    throw new InstrumentError('BeamBlanked', 'the beam is blanked; call unblank_beam first.', ctx.origin);
-  }
-}
+const MANUFACTURER = 'stem-twin (DigitalTwin)';
 
 /** Plans a stage move to `to` (shared by move_stage and the STAGE attributes). */
 export function planStageMove(ctx: PlanContext, to: StagePosition): Plan {
   checkStageLimits(ctx.origin, to, ctx.spec, ctx.state.beta_tilt_enabled);
   const from = ctx.state.stage;
   if (!LatencyModel.stageChanges(from, to)) return { breakdown: {} };
+  const drift = ctx.drift.draw();
   return {
     breakdown: ctx.latency.stageMove(from, to),
     recipe: (d, end_s) => {
       d.stage = [...to];
-      d.tuned = false;
+      const next = { ...d.aberrations, C1: [d.aberrations.C1[0]! + drift.C1[0]], A1: [d.aberrations.A1[0]! + drift.A1[0], d.aberrations.A1[1]! + drift.A1[1]] };
+      setAberrations(d, next, end_s);
       d.tuning_changed_s = end_s;
     },
   };
@@ -58,20 +57,6 @@ function beamFraction(ctx: PlanContext, what: string, fx: number, fy: number): [
   checkBeamReach(ctx.origin, ctx.state, [fx, fy], ctx.spec);
   return [fx, fy];
 }
-
-const read =
-  (value: (s: InstrumentState) => unknown): CommandHandler =>
-  (ctx, args) => {
-    noArgument(ctx.origin, args);
-    return { breakdown: {}, value: value(ctx.state) };
-  };
-
-const change =
-  (recipe: NonNullable<Plan['recipe']>): CommandHandler =>
-  (ctx, args) => {
-    noArgument(ctx.origin, args);
-    return { breakdown: {}, recipe };
-  };
 
 const SCAN_DETECTORS: readonly ScanDetector[] = ['haadf', 'eds'];
 
@@ -90,8 +75,26 @@ function detectorsOf(ctx: PlanContext, args: unknown): ScanDetector[] {
   return out;
 }
 
+/** The support devices the instrument reaches, by key, as the real one's `<key>_device_address` properties name them. */
+const DEVICE_PROXIES = Object.fromEntries(DEVICES.filter((d) => d !== 'instrument').map((d) => [d.toLowerCase(), tangoDeviceName(d)]));
+const CAMERA_DETECTORS = [...(findAttribute('CAMERA', 'camera_detector')?.choices ?? [])];
+
 function parametersJson(s: InstrumentState): string {
   return JSON.stringify({
+    // The real DigitalTwin's keys (the README, "Against a served twin"); scans here also take
+    // "eds" for an EDX frame, which the real configuration reports under spectrum_detectors.
+    manufacturer: MANUFACTURER,
+    stem_mode: true,
+    defocus_m: s.defocus_m,
+    device_proxies: DEVICE_PROXIES,
+    scan_detectors: ['haadf'],
+    spectrum_detectors: ['eds'],
+    camera_detectors: CAMERA_DETECTORS,
+    stage_position: s.stage,
+    beam_position: s.beam_fraction,
+    fov_m: s.fov_m,
+    imsize: s.scan.imsize,
+    // The twin's own.
     state: s.device,
     fault: s.fault || undefined,
     vacuum: { state: s.column_valves === 'open' ? 'ready' : 'valves closed', column_Pa: COLUMN_VACUUM_Pa },
@@ -100,12 +103,14 @@ function parametersJson(s: InstrumentState): string {
     optical_mode: 'STEM',
     beam_blanked: s.beam_blanked,
     screen_current_pA: s.beam_current_pA,
-    fov_m: s.fov_m,
-    defocus_m: s.defocus_m,
     probe_tuned: s.tuned,
+    aberrations_m: { C1: s.aberrations.C1, A1: s.aberrations.A1 },
     stage: s.stage,
     apertures: { eels_entrance: EELS_APERTURES[s.eels.aperture_index]!.name },
-    deflectors: { image_shift_m: s.image_shift_m, beam_tilt_rad: s.beam_tilt_rad, beam_position_fraction: s.beam_fraction },
+    deflectors: { image_shift_m: s.image_shift_m, beam_tilt_rad: s.beam_tilt_rad, diffraction_shift_rad: s.diffraction_shift_rad, beam_position_fraction: s.beam_fraction },
+    screen: s.screen,
+    screen_current_calibrated_s: s.screen_current_calibrated_s,
+    camera: { ...s.camera },
     eels: { initialized: s.eels.initialized, dispersion_eV_per_channel: EELS_DISPERSIONS_eV[s.eels.dispersion_index] },
   });
 }
@@ -146,6 +151,13 @@ const INSTRUMENT: Record<string, CommandHandler> = {
   },
   get_beam_tilt: read((s) => [...s.beam_tilt_rad]),
 
+  set_diffraction_shift: (ctx, args) => {
+    const shift = numberArray(ctx.origin, 'diffraction shift [x, y] (rad)', args, 2) as [number, number];
+    shift.forEach((t, i) => inRange(ctx.origin, `diffraction shift ${'xy'[i]}`, t, -LIMITS.diffraction_shift_rad, LIMITS.diffraction_shift_rad, 'rad'));
+    return { breakdown: {}, recipe: (d) => void (d.diffraction_shift_rad = shift) };
+  },
+  get_diffraction_shift: read((s) => [...s.diffraction_shift_rad]),
+
   set_fov: (ctx, args) => {
     const fov_m = inRange(ctx.origin, 'field of view', finiteNumber(ctx.origin, 'field of view (m)', args), LIMITS.fov_m.min, LIMITS.fov_m.max, 'm');
     return { breakdown: {}, recipe: (d) => void (d.fov_m = fov_m) };
@@ -164,7 +176,8 @@ const INSTRUMENT: Record<string, CommandHandler> = {
     return {
       breakdown: ctx.latency.autoFocus(),
       recipe: (d, end_s) => {
-        d.tuned = true;
+        // Removes what the corrector sees as C1 and A1 (the drift of stage moves); the higher orders stay.
+        setAberrations(d, { ...d.aberrations, C1: [0], A1: [0, 0] }, end_s);
         d.defocus_m = 0;
         d.tuning_changed_s = end_s;
       },
@@ -194,7 +207,40 @@ const INSTRUMENT: Record<string, CommandHandler> = {
   acquire_camera_image: (ctx, args) => {
     noArgument(ctx.origin, args);
     requireBeam(ctx);
-    return { breakdown: ctx.latency.cameraImage(), acquisition: ctx.acquisitions.camera(ctx.state, LatencyModel.CAMERA_EXPOSURE_s) };
+    const { exposure_time, frame_combining, readout_area } = ctx.state.camera;
+    const side = READOUT_AREAS[readout_area];
+    return { breakdown: ctx.latency.cameraImage(exposure_time, frame_combining, side * side), acquisition: ctx.acquisitions.camera(ctx.state) };
+  },
+
+  acquire_scanned_data_advanced: (ctx) => {
+    // What the real DigitalTwin answers: the ElectronMicroscope base class raises, and PyTango
+    // wraps a Python exception in a command as PyDs_PythonError with the exception's text.
+    throw new InstrumentError('PyDs_PythonError', 'NotImplementedError: acquire_scanned_data_advanced is not implemented on the ElectronMicroscope base class; use acquire_scanned_image with the SCAN settings.', ctx.origin);
+  },
+
+  get_image_data_cached: (ctx, args) => {
+    const index = integer(ctx.origin, 'image index', args);
+    const image = index >= 0 ? ctx.images.at(index) : undefined;
+    if (!image) {
+      const held = ctx.images.size ? `0..${ctx.images.size - 1} (0 = the latest)` : 'none: no image has been acquired yet';
+      throw new InstrumentError('OutOfRange', `no cached image ${index}; the instrument keeps the latest images, index ${held}`, ctx.origin);
+    }
+    return { breakdown: {}, value: encodeImage(image) };
+  },
+
+  calibrate_screen_current: (ctx, args) => {
+    noArgument(ctx.origin, args);
+    // The screen's reading is calibrated against the beam: valves open and the beam on. The
+    // screen may be inserted (that is where it reads), so this is not requireBeam.
+    if (ctx.state.column_valves !== 'open') throw new InstrumentError('ColumnValvesClosed', 'the column valves are closed, so no beam reaches the screen; call set_column_valves("open") first.', ctx.origin);
+    if (ctx.state.beam_blanked) throw new InstrumentError('BeamBlanked', 'the beam is blanked; call unblank_beam first.', ctx.origin);
+    return { breakdown: ctx.latency.screenCalibration(), recipe: (d, end_s) => void (d.screen_current_calibrated_s = end_s) };
+  },
+
+  set_screen: (ctx, args) => {
+    const v = text(ctx.origin, 'screen position', args);
+    if (v !== 'inserted' && v !== 'retracted') throw invalid(ctx.origin, `screen position must be "inserted" or "retracted", got "${v}"`);
+    return { breakdown: {}, recipe: (d) => void (d.screen = v) };
   },
 
   get_parameters: read(parametersJson),
@@ -252,7 +298,13 @@ const EELS: Record<string, CommandHandler> = {
   get_available_apertures: read(() => EELS_APERTURES.map((a, i) => `${i}: ${a.name}`).join(', ')),
 };
 
-const HANDLERS: Partial<Record<DeviceName, Record<string, CommandHandler>>> = { instrument: INSTRUMENT, EELS };
+/** Handlers by device; every device also answers Tango's State and Status. */
+const HANDLERS: Record<DeviceName, Record<string, CommandHandler>> = Object.fromEntries(
+  DEVICES.map((device) => {
+    const own: Record<string, CommandHandler> = device === 'instrument' ? INSTRUMENT : device === 'EELS' ? EELS : device === 'CORRECTOR' ? CORRECTOR : device === 'DATA' ? dataDeviceHandlers() : {};
+    return [device, { ...own, ...builtinHandlers(device) }];
+  }),
+) as Record<DeviceName, Record<string, CommandHandler>>;
 
 /** The handler of a command, or API_CommandNotFound with a pointer to what exists. */
 export function commandHandler(device: DeviceName, command: string, origin: string): CommandHandler {

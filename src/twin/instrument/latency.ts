@@ -16,8 +16,25 @@ import { LATENCY_CATEGORIES, type Breakdown } from '../../protocol/timing.js';
  * like any change of position, the settle. A move to the exact current position is a no-op.
  */
 export class LatencyModel {
-  /** Camera frame exposure: the spec has no camera term; a typical CCD readout-limited frame. */
-  static readonly CAMERA_EXPOSURE_s = 0.1;
+  /**
+   * Reading out the whole camera sensor once, s (a Ceta-class CMOS at ~25 full frames per
+   * second); a smaller readout area takes its share of the pixels. The spec has no camera term.
+   */
+  static readonly CAMERA_FULL_READOUT_s = 0.04;
+
+  /**
+   * Corrector (CEOS) timings, s; the spec has no corrector terms. A tableau records a series of
+   * tilted Ronchigrams and fits every coefficient: tens of seconds on a real CEOS, the more
+   * tilts the longer. measure_c1a1 fits C1 and A1 from a few probe images; a correction sets
+   * lens and multipole excitations; reconnecting reopens the JSON-RPC link.
+   */
+  static readonly TABLEAU_s = { Fast: 20, Standard: 45, Enhanced: 90 } as const;
+  static readonly MEASURE_C1A1_s = 3;
+  static readonly CORRECTION_s = 0.5;
+  static readonly CORRECTOR_RECONNECT_s = 1;
+
+  /** calibrate_screen_current: the screen current reading against the Faraday cup, s. */
+  static readonly SCREEN_CALIBRATION_s = 2;
 
   constructor(readonly spec: InstrumentSpec) {}
 
@@ -86,9 +103,37 @@ export class LatencyModel {
     return { eels: exposure_s * frames + this.spec.eels_overhead_s };
   }
 
-  /** A camera frame, charged to imaging ('scan'). */
-  cameraImage(): Breakdown {
-    return { scan: LatencyModel.CAMERA_EXPOSURE_s };
+  /**
+   * A camera image, charged to imaging ('scan'): exposure x frames combined, plus one readout of
+   * the area read (`areaShare` of the sensor's pixels).
+   */
+  cameraImage(exposure_s: number, frames: number, areaShare: number): Breakdown {
+    return { scan: exposure_s * frames + LatencyModel.CAMERA_FULL_READOUT_s * areaShare };
+  }
+
+  /** A corrector tableau of `type` (TABLEAU_s), charged to retuning. */
+  tableau(type: keyof typeof LatencyModel.TABLEAU_s): Breakdown {
+    return { settle_retune: LatencyModel.TABLEAU_s[type] };
+  }
+
+  /** Measuring C1 and A1. */
+  measureC1A1(): Breakdown {
+    return { settle_retune: LatencyModel.MEASURE_C1A1_s };
+  }
+
+  /** Applying one aberration correction. */
+  correction(): Breakdown {
+    return { settle_retune: LatencyModel.CORRECTION_s };
+  }
+
+  /** Reconnecting the corrector backend (nothing the beam does: a round trip of its own). */
+  correctorReconnect(): Breakdown {
+    return { control_overhead: LatencyModel.CORRECTOR_RECONNECT_s };
+  }
+
+  /** Calibrating the screen current (charged with retuning: the column's own housekeeping). */
+  screenCalibration(): Breakdown {
+    return { settle_retune: LatencyModel.SCREEN_CALIBRATION_s };
   }
 }
 

@@ -2,7 +2,9 @@ import type { Draft } from 'immer';
 import type { DatasetRecord } from '../../protocol/instrument.js';
 import type { InstrumentSpec } from '../../protocol/scenario.js';
 import type { Breakdown } from '../../protocol/timing.js';
+import type { AberrationDrift } from './aberrations.js';
 import type { Acquisitions } from './acquisition.js';
+import type { ImageCache } from './image-cache.js';
 import type { LatencyModel } from './latency.js';
 import type { InstrumentState } from './state.js';
 
@@ -40,6 +42,10 @@ export interface PlanContext {
   spec: InstrumentSpec;
   latency: LatencyModel;
   acquisitions: Acquisitions;
+  /** The C1/A1 drift stage moves add (its own Rng stream). */
+  drift: AberrationDrift;
+  /** The latest images (get_image_data_cached). */
+  images: ImageCache;
   /** The command or attribute, for error messages: "DigitalTwin.move_stage", "SCAN.dwell_time". */
   origin: string;
 }

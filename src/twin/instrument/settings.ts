@@ -3,7 +3,7 @@ import { InstrumentError } from '../../protocol/instrument.js';
 import { bool, finiteNumber, inRange, integer, invalid, numberArray, outOfRange, text } from './args.js';
 import { planStageMove } from './commands.js';
 import type { Plan, PlanContext } from './plan.js';
-import type { InstrumentState, StagePosition } from './state.js';
+import type { InstrumentState, ReadoutArea, StagePosition } from './state.js';
 
 /**
  * Device settings (Tango attributes, src/protocol/commands.ts ATTRIBUTES): reads from the
@@ -59,6 +59,16 @@ export function readAttributeValue(state: InstrumentState, device: DeviceName, a
       return state.stage[4];
     case 'STAGE.beta_tilt_enabled':
       return state.beta_tilt_enabled;
+    case 'CAMERA.exposure_time':
+      return state.camera.exposure_time;
+    case 'CAMERA.imsize':
+      return state.camera.imsize;
+    case 'CAMERA.readout_area':
+      return state.camera.readout_area;
+    case 'CAMERA.camera_detector':
+      return state.camera.camera_detector;
+    case 'CAMERA.frame_combining':
+      return state.camera.frame_combining;
   }
   throw new Error(`twin: attribute ${key} is in ATTRIBUTES but has no reader`);
 }
@@ -68,6 +78,14 @@ function scalar(ctx: PlanContext, spec: AttributeSpec, value: unknown): number {
   const what = `${spec.device}.${spec.name}${spec.unit ? ` (${spec.unit})` : ''}`;
   const v = spec.type === 'int' ? integer(ctx.origin, what, value) : finiteNumber(ctx.origin, what, value);
   return inRange(ctx.origin, `${spec.device}.${spec.name}`, v, spec.min ?? -Infinity, spec.max ?? Infinity, spec.unit);
+}
+
+/** A string among the attribute's declared choices. */
+function choice<T extends string>(ctx: PlanContext, spec: AttributeSpec, value: unknown): T {
+  const v = text(ctx.origin, `${spec.device}.${spec.name}`, value);
+  const choices = spec.choices ?? [];
+  if (!choices.includes(v)) throw invalid(ctx.origin, `${spec.device}.${spec.name} must be one of ${choices.map((c) => `"${c}"`).join(', ')}, got "${v}"`);
+  return v as T;
 }
 
 const STAGE_AXES = ['x', 'y', 'z', 'alpha', 'beta'] as const;
@@ -127,6 +145,26 @@ export function planAttributeWrite(ctx: PlanContext, device: DeviceName, attribu
       const to = [...ctx.state.stage] as StagePosition;
       to[STAGE_AXES.indexOf(attribute as (typeof STAGE_AXES)[number])] = v;
       return planStageMove(ctx, to);
+    }
+    case 'CAMERA.exposure_time': {
+      const v = scalar(ctx, spec, value);
+      return set((d) => void (d.camera.exposure_time = v));
+    }
+    case 'CAMERA.imsize': {
+      const v = scalar(ctx, spec, value);
+      return set((d) => void (d.camera.imsize = v));
+    }
+    case 'CAMERA.frame_combining': {
+      const v = scalar(ctx, spec, value);
+      return set((d) => void (d.camera.frame_combining = v));
+    }
+    case 'CAMERA.readout_area': {
+      const v = choice<ReadoutArea>(ctx, spec, value);
+      return set((d) => void (d.camera.readout_area = v));
+    }
+    case 'CAMERA.camera_detector': {
+      const v = choice(ctx, spec, value);
+      return set((d) => void (d.camera.camera_detector = v));
     }
     case 'STAGE.beta_tilt_enabled': {
       const v = bool(ctx.origin, key, value);

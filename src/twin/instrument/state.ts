@@ -2,6 +2,7 @@ import { enablePatches, freeze, produceWithPatches, type Draft, type Patch } fro
 import { findAttribute, type DeviceName } from '../../protocol/commands.js';
 import type { InstrumentSpec } from '../../protocol/scenario.js';
 import { EELS_DEFAULT_DISPERSION_eV } from '../signals/index.js';
+import { defaultAberrations, type Aberrations } from './aberrations.js';
 
 enablePatches();
 
@@ -17,6 +18,18 @@ export interface ScanSettings {
   /** [left, top, width, height], fractions of the field. */
   scan_region: [number, number, number, number];
   output_format: '.h5' | '.tiff';
+}
+
+/** Part of the camera sensor read out, and the share of its side each keeps. */
+export const READOUT_AREAS = { Full: 1, Half: 0.5, Quarter: 0.25 } as const;
+export type ReadoutArea = keyof typeof READOUT_AREAS;
+
+export interface CameraSettings {
+  exposure_time: number;
+  imsize: number;
+  readout_area: ReadoutArea;
+  camera_detector: string;
+  frame_combining: number;
 }
 
 export interface EelsSettings {
@@ -45,14 +58,24 @@ export interface InstrumentState {
   fov_m: number;
   defocus_m: number;
   beam_tilt_rad: [number, number];
-  /** False after any stage move until auto_focus. */
+  diffraction_shift_rad: [number, number];
+  /** The corrector's coefficients by name, m (aberrations.ts). */
+  aberrations: Aberrations;
+  /** Residual C1 and A1 below TUNED_RESIDUAL_m (aberrations.ts isTuned); false after a stage move until auto_focus or a correction. */
   tuned: boolean;
   /** Virtual time of the last stage move (detuned since) or autofocus (tuned since), s. */
   tuning_changed_s: number;
   beam_blanked: boolean;
   column_valves: 'open' | 'closed';
   beam_current_pA: number;
+  /** Virtual time of the last calibrate_screen_current, s (null: never calibrated). */
+  screen_current_calibrated_s: number | null;
+  /** The fluorescent screen; inserted, it stops the beam before the specimen's detectors. */
+  screen: 'inserted' | 'retracted';
+  /** Corrector JSON-RPC replies sent since it (re)connected: the id of the last reply. */
+  corrector_reply_id: number;
   scan: ScanSettings;
+  camera: CameraSettings;
   eds: { exposure_time: number };
   eels: EelsSettings;
 }
@@ -76,16 +99,28 @@ export function initialState(spec: InstrumentSpec): InstrumentState {
       fov_m: spec.fov_um * 1e-6,
       defocus_m: 0,
       beam_tilt_rad: [0, 0],
+      diffraction_shift_rad: [0, 0],
+      aberrations: defaultAberrations(),
       tuned: true,
       tuning_changed_s: 0,
       beam_blanked: false,
       column_valves: 'open',
       beam_current_pA: spec.beam_current_pA,
+      screen_current_calibrated_s: null,
+      screen: 'retracted',
+      corrector_reply_id: 0,
       scan: {
         dwell_time: attributeDefault('SCAN', 'dwell_time'),
         imsize: attributeDefault('SCAN', 'imsize'),
         scan_region: attributeDefault('SCAN', 'scan_region'),
         output_format: attributeDefault('SCAN', 'output_format'),
+      },
+      camera: {
+        exposure_time: attributeDefault('CAMERA', 'exposure_time'),
+        imsize: attributeDefault('CAMERA', 'imsize'),
+        readout_area: attributeDefault('CAMERA', 'readout_area'),
+        camera_detector: attributeDefault('CAMERA', 'camera_detector'),
+        frame_combining: attributeDefault('CAMERA', 'frame_combining'),
       },
       eds: { exposure_time: attributeDefault('EDS', 'exposure_time') },
       eels: {

@@ -7,12 +7,15 @@ import { asTango } from '../../protocol/tango-types.js';
 import type { InstrumentSpec } from '../../protocol/scenario.js';
 import type { Breakdown } from '../../protocol/timing.js';
 import type { Specimen } from '../types.js';
+import { AberrationDrift } from './aberrations.js';
 import { Acquisitions } from './acquisition.js';
 import { commandHandler } from './commands.js';
 import { DataStore } from './data-store.js';
+import { ImageCache } from './image-cache.js';
 import { breakdownTotal_s, LatencyModel } from './latency.js';
 import type { Plan, PlanContext } from './plan.js';
 import { planAttributeWrite, readAttributeValue } from './settings.js';
+import { isTangoBuiltin } from './tango-builtins.js';
 import { initialState, transition, type InstrumentState, type Recipe } from './state.js';
 import type { InstrumentTelemetry } from './telemetry.js';
 
@@ -20,7 +23,7 @@ export interface InstrumentTwinOptions {
   sim: Simulation;
   spec: InstrumentSpec;
   specimen: Specimen;
-  /** The scenario's Rng; the twin forks 'overhead' (round trips) and 'signals' (acquisition noise) from it. */
+  /** The scenario's Rng; the twin forks 'overhead' (round trips), 'signals' (acquisition noise) and 'aberrations' (C1/A1 drift of stage moves) from it. */
   rng: Rng;
   telemetry: TelemetryBus<InstrumentTelemetry>;
 }
@@ -46,6 +49,8 @@ export class InstrumentTwin implements TwinEndpoint {
   private readonly spec: InstrumentSpec;
   private readonly overheadRng: Rng;
   private readonly acquisitions: Acquisitions;
+  private readonly drift: AberrationDrift;
+  private readonly images = new ImageCache();
   private snapshot: InstrumentState;
   private seq = 0;
 
@@ -57,6 +62,7 @@ export class InstrumentTwin implements TwinEndpoint {
     this.beam = new Resource(options.sim, 'instrument');
     this.overheadRng = options.rng.fork('overhead');
     this.acquisitions = new Acquisitions(options.specimen, options.spec, options.rng.fork('signals'));
+    this.drift = new AberrationDrift(options.rng.fork('aberrations'));
     this.snapshot = initialState(options.spec);
   }
 
@@ -154,6 +160,7 @@ export class InstrumentTwin implements TwinEndpoint {
             const a = plan.acquisition;
             const { attrs, datasets } = a.render(end_s);
             value = this.data.put(a.prefix, a.extension, end_s, attrs, datasets);
+            this.images.add(datasets);
             this.emit({ type: 'acquisition', t_s: end_s, key: value as string, kind: a.kind });
           }
         } catch (e) {
@@ -169,11 +176,13 @@ export class InstrumentTwin implements TwinEndpoint {
   }
 
   private context(origin: string): PlanContext {
-    return { state: this.snapshot, spec: this.spec, latency: this.latency, acquisitions: this.acquisitions, origin };
+    return { state: this.snapshot, spec: this.spec, latency: this.latency, acquisitions: this.acquisitions, drift: this.drift, images: this.images, origin };
   }
 
+  /** OFF accepts only Connect, FAULT nothing; Tango's State and Status are always answered. */
   private checkDeviceState(device: DeviceName, command: string, origin: string): void {
     const s = this.snapshot;
+    if (isTangoBuiltin(command)) return;
     if (s.device === 'OFF' && !(device === 'instrument' && command === 'Connect')) {
       throw new InstrumentError('DeviceOff', 'the instrument is OFF after Disconnect; send DigitalTwin.Connect to turn it ON again.', origin);
     }
