@@ -1,5 +1,6 @@
 import { checkServeOptions, ServeConfigError, startServer, type RunningServer, type ServerOptions } from '../http/server.js';
 import { guarded, intOption, parse, scenarioArgument, TOKEN_OPTIONS, tokenOption, UsageError } from './args.js';
+import { MAX_SEED } from '../http/twin-service.js';
 
 export { startServer, type RunningServer, type ServerOptions } from '../http/server.js';
 
@@ -56,7 +57,7 @@ export function serveOptions(argv: string[]): ServerOptions | 'help' {
   const scenario = scenarioArgument([values.scenario]);
   const options: ServerOptions = {
     scenario,
-    seed: intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? scenario.seed,
+    seed: intOption(values.seed, 'seed', 0, MAX_SEED) ?? scenario.seed,
     host: values.host ?? '127.0.0.1',
     port: intOption(values.port, 'port', 0, 65535) ?? 8000,
     speed: speedOption(values.speed) ?? 1,
