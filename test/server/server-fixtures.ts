@@ -16,6 +16,12 @@ export function smallScenario(overrides: Record<string, unknown> = {}): Scenario
   });
 }
 
+/** Numbers as Tango carries DevFloat and DevVarFloatArray: rounded through float32 (elementwise for arrays). */
+export function f32<T>(v: T): T {
+  if (typeof v === 'number') return Math.fround(v) as T;
+  return (Array.isArray(v) ? v.map((x: unknown) => (typeof x === 'number' ? Math.fround(x) : x)) : v) as T;
+}
+
 /** A server on a free loopback port over a small scenario, unpaced unless told. */
 export function serve(opts: Partial<ServerOptions> = {}): Promise<RunningServer> {
   return startServer({ scenario: smallScenario(), port: 0, speed: 'max', ...opts });
@@ -49,7 +55,7 @@ export function textOf(result: Pick<CallToolResult, 'content'>): string {
 export function toolError(result: CallToolResult): { reason: string; description: string; origin: string } | undefined {
   if (!result.isError) return undefined;
   const text = textOf(result);
-  expect(text).toMatch(/^Error calling tool '[^']+': DevFailed\[ DevError\[ desc = .*, origin = .*, reason = \S+, severity = ERR\] \]$/s);
+  expect(text).toMatch(/^Error calling tool '.*': DevFailed\[ DevError\[ desc = .*, origin = .*, reason = \S+, severity = ERR\] \]$/s);
   return parseToolError(text, '?').toJSON();
 }
 
