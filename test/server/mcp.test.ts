@@ -113,6 +113,7 @@ describe('MCP with the official SDK client', () => {
     expect(toolError(unknownTool)).toMatchObject({ reason: 'API_CommandNotFound' });
     const noData = await call(client, 'get_data_from_key', { key: 'nope.h5' });
     expect(toolError(noData)).toMatchObject({ reason: 'API_DataNotFound' });
+    expect(toolError(noData)!.description).toMatch(/^Could not resolve data key: no data under key "nope.h5"/);
     expect(server.twin.twin.state).toBe(before);
   });
 });

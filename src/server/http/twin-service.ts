@@ -114,7 +114,13 @@ export class TwinService {
     if (typeof key !== 'string' || key.length === 0 || key.length > 500) {
       throw new InstrumentError('API_InvalidArgument', `key must be a data key string (up to 500 characters), got ${shown(key)}`, 'DATA.get_data_from_key');
     }
-    return this.reader.getData(key);
+    try {
+      return await this.reader.getData(key);
+    } catch (e) {
+      // The bridge's wording, which clients of the real one match on; the twin's detail follows.
+      if (e instanceof InstrumentError && e.reason === 'API_DataNotFound') throw new InstrumentError(e.reason, `Could not resolve data key: ${e.description}`, e.origin);
+      throw e;
+    }
   }
 
   scenario(): ScenarioInfo {
