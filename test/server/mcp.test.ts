@@ -64,6 +64,8 @@ describe('MCP with the official SDK client', () => {
     // A string result: its raw text (not JSON-quoted) and {result}.
     expect(textOf(acquired)).toBe(overview.result);
     const edx = (await call(client, 'DigitalTwin_acquire_scanned_image', { arg: ['haadf', 'eds'] })).structuredContent as { result: string };
+    // Marked required, as on the real bridge, but an optional argument left out takes the instrument's default (["haadf"]).
+    expect(textOf(await call(client, 'DigitalTwin_acquire_scanned_image', {}))).toMatch(/^stem_image_HAADF_\d{8}T\d{12}\.h5$/);
     expect(edx.result).toMatch(/^stem_image_HAADF_EDS_/);
     await call(client, 'DigitalTwin_place_beam', { position: [0.5, 0.5] });
     const eels = await call(client, 'EELS_acquire_eels_spectrum');
