@@ -3,7 +3,7 @@ import type { CommandOutcome, CommandRequest, Instrument } from '../../src/proto
 import { connectRemoteInstrument } from '../../src/protocol/remote.js';
 import type { RunningServer } from '../../src/server/http/server.js';
 import type { InstrumentTelemetry } from '../../src/twin/index.js';
-import { http, serve } from './server-fixtures.js';
+import { http, serve, f32 } from './server-fixtures.js';
 
 interface Done {
   client: string;
@@ -79,9 +79,10 @@ describe('one beam for concurrent clients', () => {
     let fov: unknown;
     let beam: unknown;
     for (const d of timeline) {
-      if (d.request.command === 'move_stage') stage = d.request.args;
-      if (d.request.command === 'set_fov') fov = d.request.args;
-      if (d.request.command === 'place_beam') beam = d.request.args;
+      // As Tango carries them: DevVarFloatArray and DevFloat are 32-bit.
+      if (d.request.command === 'move_stage') stage = f32(d.request.args);
+      if (d.request.command === 'set_fov') fov = f32(d.request.args);
+      if (d.request.command === 'place_beam') beam = f32(d.request.args);
       if (d.request.command === 'get_stage') expect(d.outcome.value).toEqual(stage);
     }
     const state = server.twin.twin.state;

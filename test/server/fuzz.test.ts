@@ -161,12 +161,22 @@ describe('fuzzing the server with malformed requests', () => {
     unchanged();
   });
 
+  /** The names a tool call may carry: every parameter name, the older `arg`, and the extras' own. */
+  const ARGUMENT_NAMES = new Set([...COMMANDS.flatMap((c) => (c.parameter ? [c.parameter] : [])), 'arg', 'key', 'max_values', 'attribute', 'value', 'seed', 'idle_s', 'lease_id']);
+  const withParameter = COMMANDS.filter((c) => c.parameter !== undefined && c.changesState && c.name !== 'Disconnect');
   const badToolCall = fc.oneof(
-    badCommandCall.map(({ spec, args }) => ({ name: commandToolName(spec), arguments: { arg: args } as Record<string, unknown> })),
+    // A bad value under either name: the current bridge's (the Python parameter) or the older `arg`.
+    fc.tuple(badCommandCall, fc.boolean()).map(([{ spec, args }, named]) => ({ name: commandToolName(spec), arguments: { [named && spec.parameter ? spec.parameter : 'arg']: args } as Record<string, unknown> })),
+    // A good-looking value under both names at once, or under another command's parameter name.
+    fc.constantFrom(...withParameter).map((spec) => ({ name: commandToolName(spec), arguments: { [spec.parameter!]: 0, arg: 0 } as Record<string, unknown> })),
+    fc.tuple(fc.constantFrom(...withParameter), fc.constantFrom(...ARGUMENT_NAMES)).filter(([spec, k]) => k !== spec.parameter && k !== 'arg').map(([spec, k]) => ({ name: commandToolName(spec), arguments: { [k]: 0 } as Record<string, unknown> })),
+    // Non-void commands called with nothing (those whose argument is optional excepted).
+    fc.constantFrom(...withParameter.filter((c) => !c.optional)).map((spec) => ({ name: commandToolName(spec), arguments: {} as Record<string, unknown> })),
+    fc.record({ name: fc.constant('DigitalTwin_reset'), arguments: fc.record({ seed: fc.oneof(fc.integer({ max: -1 }), fc.double({ min: 0.5, max: 10.5 }), fc.string(), fc.integer({ min: 2 ** 31, max: 2 ** 40 })) }) }),
     fc.record({ name: fc.string({ maxLength: 30 }).filter((s) => !TOOL_CATALOGUE.has(s)), arguments: fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue(), { maxKeys: 3 }) }),
     fc.record({
       name: fc.constantFrom(...[...TOOL_CATALOGUE.keys()]),
-      arguments: fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }).filter((k) => !['arg', 'key', 'max_values', 'attribute', 'value'].includes(k)), fc.jsonValue(), { minKeys: 1, maxKeys: 3 }),
+      arguments: fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }).filter((k) => !ARGUMENT_NAMES.has(k)), fc.jsonValue(), { minKeys: 1, maxKeys: 3 }),
     }),
     fc.record({ name: fc.constant('get_data_from_key'), arguments: fc.record({ key: fc.oneof(fc.string({ maxLength: 40 }), fc.integer()), max_values: fc.oneof(fc.integer({ max: -1 }), fc.double({ min: 0.5, max: 10.5 }), fc.string()) }) }),
     badAttributeWrite.map(({ device, attribute, value }) => ({ name: `${device}_write_attribute`, arguments: { attribute, value } as Record<string, unknown> })),
@@ -176,7 +186,10 @@ describe('fuzzing the server with malformed requests', () => {
     const r = await call(client, name, args);
     answered++;
     expect(r.isError, `${name} ${JSON.stringify(args)}`).toBe(true);
-    expect(typeof toolError(r)?.reason).toBe('string');
+    const e = toolError(r)!;
+    expect(typeof e.reason).toBe('string');
+    // A misnamed argument is refused naming the tool and what it takes.
+    if (e.description.startsWith('unknown argument') || e.description.startsWith('both ')) expect(e.description).toContain(name.slice(0, 100));
     unchanged();
   });
 
@@ -208,7 +221,7 @@ describe('fuzzing the server with malformed requests', () => {
 
   test.prop([overDeep, fc.constantFrom('DigitalTwin_move_stage', 'STAGE_write_attribute', 'get_data_from_key')], { numRuns: 30 })('MCP arguments nested too deep', async (depth, tool) => {
     const mcp = await rawMcp(server);
-    const r = await mcp.post(toolCall(1, tool, `{"${tool === 'DigitalTwin_move_stage' ? 'arg' : 'value'}":${deepJson(depth)}}`));
+    const r = await mcp.post(toolCall(1, tool, `{"${tool === 'DigitalTwin_move_stage' ? (depth % 2 ? 'arg' : 'position') : 'value'}":${deepJson(depth)}}`));
     answered++;
     expect(r.body.result.isError).toBe(true);
     unchanged();
@@ -226,7 +239,7 @@ describe('fuzzing the server with malformed requests', () => {
 
   test.prop([fc.oneof(fc.integer(), fc.string({ maxLength: 10 })), fc.integer({ min: 2, max: 4 })], { numRuns: 30 })('MCP batches repeating one id', async (id, copies) => {
     const mcp = await rawMcp(server);
-    const one = toolCall(0, 'DigitalTwin_move_stage', '{"arg":[1e-6,0,0,0,0]}').replace('"id":0', `"id":${JSON.stringify(id)}`);
+    const one = toolCall(0, 'DigitalTwin_move_stage', '{"position":[1e-6,0,0,0,0]}').replace('"id":0', `"id":${JSON.stringify(id)}`);
     const r = await mcp.post(`[${Array(copies).fill(one).join(',')}]`);
     answered++;
     expect(r.status).toBe(400);

@@ -207,7 +207,7 @@ describe('instrument lease', () => {
     expect((await http(server, 'POST', '/api/commands', { command: 'get_stage' }, bob)).status).toBe(200);
     expect((await http(server, 'GET', '/api/state', undefined, bob)).body.lease).toMatchObject({ client: 'alice' });
     expect((await http(server, 'POST', '/api/commands', move(2e-6), alice)).status).toBe(200);
-    expect(server.twin.twin.state.stage[0]).toBe(2e-6);
+    expect(server.twin.twin.state.stage[0]).toBe(Math.fround(2e-6));
 
     expect((await http(server, 'DELETE', '/api/lease', undefined, bob)).body.reason).toBe('API_NoLease');
     const released = await http(server, 'DELETE', `/api/lease?lease_id=${lease.body.lease_id}`, undefined, alice);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { COMMANDS, ATTRIBUTES } from '../../src/protocol/commands.js';
+import { COMMANDS, ATTRIBUTES, tangoClass } from '../../src/protocol/commands.js';
 import { InstrumentError, type DataRecord } from '../../src/protocol/instrument.js';
 import { findCommandTool } from '../../src/protocol/remote.js';
 import { checkArgument, lookupCommand } from '../../src/server/http/arguments.js';
@@ -74,7 +74,7 @@ describe('argument shapes', () => {
 
   it('accepts each Tango type and refuses wrong shapes with the argument named', () => {
     expect(checkArgument(spec('move_stage'), [0, 0, 0, 0, 0])).toEqual([0, 0, 0, 0, 0]);
-    expect(refusal(() => checkArgument(spec('move_stage'), [0, 'a'])).description).toMatch(/argument\[1\] must be a number/);
+    expect(refusal(() => checkArgument(spec('move_stage'), [0, 'a'])).description).toMatch(/position\[1\] must be a number/);
     expect(refusal(() => checkArgument(spec('move_stage'), 5)).description).toMatch(/array of numbers/);
     expect(refusal(() => checkArgument(spec('move_stage'), undefined)).description).toMatch(/takes one argument/);
     expect(refusal(() => checkArgument(spec('set_fov'), Infinity)).description).toMatch(/finite/);
@@ -82,7 +82,7 @@ describe('argument shapes', () => {
     expect(refusal(() => checkArgument(spec('set_eels_dispersion', 'EELS'), 1.5)).description).toMatch(/whole number/);
     expect(refusal(() => checkArgument(spec('get_stage'), [1])).description).toMatch(/takes no argument/);
     expect(checkArgument(spec('acquire_scanned_image'), undefined)).toBeUndefined();
-    expect(refusal(() => checkArgument(spec('acquire_scanned_image'), ['haadf', 3])).description).toMatch(/argument\[1\] must be a string/);
+    expect(refusal(() => checkArgument(spec('acquire_scanned_image'), ['haadf', 3])).description).toMatch(/detector_list\[1\] must be a string/);
     expect(refusal(() => checkArgument(spec('set_column_valves'), 'x'.repeat(5000))).description).toMatch(/characters/);
     expect(refusal(() => checkArgument(spec('place_beam_list'), new Array(20_000).fill(0.5))).description).toMatch(/at most/);
   });
@@ -100,7 +100,7 @@ describe('tool catalogue', () => {
   it('has one tool per command, named as the bridge names it, with the bridge description lines', () => {
     for (const c of COMMANDS) {
       const name = commandToolName(c);
-      expect(name).toBe(`${c.device === 'instrument' ? 'DigitalTwin' : c.device}_${c.name}`);
+      expect(name).toBe(`${tangoClass(c.device)}_${c.name}`);
       const entry = TOOL_CATALOGUE.get(name)!;
       expect(entry.changesState).toBe(c.changesState);
       expect(entry.tool.description).toContain(`Tango Command: ${c.name}`);
@@ -115,7 +115,8 @@ describe('tool catalogue', () => {
     const scanWrite = TOOL_CATALOGUE.get('SCAN_write_attribute')!;
     for (const a of ATTRIBUTES.filter((x) => x.device === 'SCAN')) expect(scanWrite.tool.description).toContain(a.name);
     expect(exportedDevices()).toContain('asyncroscopy/instrument/default');
-    expect(exportedDevices()).toContain('asyncroscopy/EELS/default');
+    expect(exportedDevices()).toContain('asyncroscopy/eels/default');
+    expect(exportedDevices()).toContain('asyncroscopy/corrector/default');
   });
 
   it('lets the remote adapter find tools by suffix on the real bridge and on the twin', () => {

@@ -7,7 +7,7 @@ import { COMMANDS } from '../../src/protocol/commands.js';
 import { run, serveOptions, serveUntil, speedOption } from '../../src/server/cli/serve.js';
 import { UsageError } from '../../src/server/cli/args.js';
 import { BODY_LIMIT_BYTES, startServer, type RunningServer } from '../../src/server/http/server.js';
-import { http, serve, smallScenario } from './server-fixtures.js';
+import { http, serve, smallScenario, f32 } from './server-fixtures.js';
 
 describe('REST /api', () => {
   let server: RunningServer;
@@ -50,7 +50,7 @@ describe('REST /api', () => {
 
     const state = await http(server, 'GET', '/api/state');
     expect(state.status).toBe(200);
-    expect(state.body.state.stage).toEqual([2e-6, 0, 0, 0, 0]);
+    expect(state.body.state.stage).toEqual(f32([2e-6, 0, 0, 0, 0]));
     expect(state.body.state.scan.imsize).toBe(32);
     expect(state.body.clock_s).toBe(server.twin.sim.now);
     expect(state.body).toMatchObject({ holder: null, queued: 0, speed: 'max' });

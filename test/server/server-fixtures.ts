@@ -1,6 +1,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { expect } from 'vitest';
+import { parseToolError } from '../../src/protocol/dev-failed.js';
 import { parseScenario, type Scenario } from '../../src/protocol/scenario.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/http/server.js';
 
@@ -12,6 +14,12 @@ export function smallScenario(overrides: Record<string, unknown> = {}): Scenario
     specimen: { area_um: [60, 60], density_per_um2: 0.05, response: { gaussians: 200, sd: 0.1, base_eV: 15, scale_eV: 2 } },
     ...overrides,
   });
+}
+
+/** Numbers as Tango carries DevFloat and DevVarFloatArray: rounded through float32 (elementwise for arrays). */
+export function f32<T>(v: T): T {
+  if (typeof v === 'number') return Math.fround(v) as T;
+  return (Array.isArray(v) ? v.map((x: unknown) => (typeof x === 'number' ? Math.fround(x) : x)) : v) as T;
 }
 
 /** A server on a free loopback port over a small scenario, unpaced unless told. */
@@ -37,11 +45,18 @@ export async function call(client: Client, name: string, args: Record<string, un
   return (await client.callTool({ name, arguments: args })) as CallToolResult;
 }
 
-/** The {reason, description} of a tool error (sent as JSON text), or undefined for a success. */
-export function toolError(result: CallToolResult): { reason: string; description: string } | undefined {
-  if (!result.isError) return undefined;
+/** The text of a tool result's first text block ('' when none). */
+export function textOf(result: Pick<CallToolResult, 'content'>): string {
   const text = result.content.find((c) => c.type === 'text');
-  return JSON.parse(text && text.type === 'text' ? text.text : '{}') as { reason: string; description: string };
+  return text && text.type === 'text' ? text.text : '';
+}
+
+/** The {reason, description, origin} of a tool error (FastMCP's DevFailed text), or undefined for a success. */
+export function toolError(result: CallToolResult): { reason: string; description: string; origin: string } | undefined {
+  if (!result.isError) return undefined;
+  const text = textOf(result);
+  expect(text).toMatch(/^Error calling tool '.*': DevFailed\[ DevError\[ desc = .*, origin = .*, reason = \S+, severity = ERR\] \]$/s);
+  return parseToolError(text, '?').toJSON();
 }
 
 export interface HttpReply {
@@ -94,5 +109,5 @@ export async function rawMcp(server: RunningServer): Promise<{ post(body: string
 
 /** A tools/call body with `args` given as JSON text. */
 export const toolCall = (id: number, name: string, argsJson: string) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${name}","arguments":${argsJson}}}`;
-export const toolErrorOf = (reply: { body: any }) => JSON.parse(reply.body.result.content[0].text);
+export const toolErrorOf = (reply: { body: any }) => parseToolError(reply.body.result.content[0].text, '?').toJSON();
 

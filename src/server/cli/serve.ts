@@ -3,14 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkServeOptions, ServeConfigError, startServer, type RunningServer, type ServerOptions } from '../http/server.js';
 import { guarded, intOption, parse, scenarioArgument, TOKEN_OPTIONS, tokenOption, UsageError } from './args.js';
+import { MAX_SEED } from '../http/twin-service.js';
 
 export { startServer, type RunningServer, type ServerOptions } from '../http/server.js';
 
 const USAGE = `usage: stem-twin serve --scenario <scenario.json> [options]
 
-Serves one twin of the scenario until Ctrl-C: MCP (streamable HTTP) at /mcp with the tools of
-asyncroscopy's bridge (DigitalTwin_move_stage, EELS_acquire_eels_spectrum, get_data_from_key, ...),
-REST under /api, live telemetry over socket.io. Commands from all clients run one at a time.
+Serves one twin of the scenario until Ctrl-C: MCP (streamable HTTP) at /mcp with the tool surface
+of asyncroscopy's real bridge for the DigitalTwin configuration: <TangoClass>_<command> tools
+(DigitalTwin_move_stage, DigitalTwinCorrector_measure_c1a1, EELS_acquire_eels_spectrum, SCAN_State,
+...) taking their argument by its Python name ({"position": [...]}) or as "arg" (older bridge),
+results and DevFailed errors in FastMCP's shapes, list_devices and get_data_from_key; REST under
+/api; live telemetry over socket.io. Commands from all clients run one at a time.
+Twin extras: DigitalTwin_get_scenario ({name, seed, digest}: check you drive the twin you mean)
+and DigitalTwin_reset ({seed}?: a fresh twin, clock 0, for the next campaign; REST GET
+/api/scenario, POST /api/reset), device settings (<DEVICE>_write_attribute / _read_attribute),
+DigitalTwin_get_clock, and a lease (DigitalTwin_acquire_lease / release_lease).
 
 options:
   --scenario FILE     the scenario (specimen, instrument latencies)
@@ -64,7 +72,7 @@ export function serveOptions(argv: string[]): ServerOptions | 'help' {
   const scenario = scenarioArgument([values.scenario]);
   const options: ServerOptions = {
     scenario,
-    seed: intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? scenario.seed,
+    seed: intOption(values.seed, 'seed', 0, MAX_SEED) ?? scenario.seed,
     host: values.host ?? '127.0.0.1',
     port: intOption(values.port, 'port', 0, 65535) ?? 8000,
     speed: speedOption(values.speed) ?? 1,

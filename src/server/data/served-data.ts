@@ -8,6 +8,8 @@ import { hdf5Library } from './hdf5-writer.js';
 
 export interface ServedData {
   device: DataDevice;
+  /** Writes the acquisitions of `twin` from now on (a reset attaches the new twin; the old one is let go). */
+  attach(twin: Twin): void;
   /** Waits for queued writes; removes the data directory if it was a temporary one made here. */
   close(): Promise<void>;
 }
@@ -21,18 +23,24 @@ export function freshDataDir(): Promise<string> {
  * The data side of a served twin: every acquisition the twin stores is written to the save path
  * (dataDir, or a temporary directory removed on close), and records carry the DATA uri.
  */
-export async function servedData(twin: Twin, opts: { host: string; port: number; dataDir?: string }): Promise<ServedData> {
+export async function servedData(opts: { host: string; port: number; dataDir?: string }): Promise<ServedData> {
   // Loading h5wasm takes ~1.5 s once per process: start now, so the first acquisition's file does not wait for it.
   hdf5Library().catch(() => undefined);
   const temporary = opts.dataDir === undefined;
   const files = new DataFiles(temporary ? await freshDataDir() : resolve(opts.dataDir!));
   if (!temporary) await files.setSavePath(files.savePath, 'serve --data-dir');
-  const store = twin.twin.data;
-  const device = new DataDevice(files, { host: opts.host, port: opts.port, now_s: () => twin.sim.now, onUri: (uri) => store.setUriBase(uri) });
-  const unhook = store.onStored((record) => files.written(record));
+  let current: Twin | undefined;
+  let unhook = (): void => undefined;
+  const device = new DataDevice(files, { host: opts.host, port: opts.port, now_s: () => current?.sim.now ?? 0, onUri: (uri) => current?.twin.data.setUriBase(uri) });
   const madeDir = files.savePath;
   return {
     device,
+    attach(twin) {
+      unhook();
+      current = twin;
+      twin.twin.data.setUriBase(device.uri);
+      unhook = twin.twin.data.onStored((record) => files.written(record));
+    },
     close: async () => {
       unhook();
       await files.drain();

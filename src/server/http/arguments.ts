@@ -51,6 +51,9 @@ function checkString(origin: string, what: string, v: unknown): void {
 export function checkArgument(spec: CommandSpec, value: unknown): unknown {
   const origin = `${tangoClass(spec.device)}.${spec.name}`;
   const type: ArgType = spec.input;
+  // Named as the tool's argument is (the Python parameter), so a refusal points at what the caller sent.
+  const name = spec.parameter ?? 'argument';
+  const what = spec.parameter ?? 'the argument';
   if (value === undefined || value === null) {
     if (type === 'DevVoid' || spec.optional) return undefined;
     throw invalid(origin, `takes one argument (Tango ${type}): ${spec.description}`);
@@ -62,24 +65,24 @@ export function checkArgument(spec: CommandSpec, value: unknown): unknown {
     case 'DevEncoded':
       throw invalid(origin, `no command takes a Tango ${type} argument`);
     case 'DevFloat':
-      finite(origin, 'the argument', value);
+      finite(origin, what, value);
       break;
     case 'DevLong':
-      if (!Number.isInteger(finite(origin, 'the argument', value)) || Math.abs(value as number) > 2 ** 31 - 1) {
-        throw invalid(origin, `the argument must be a whole number (Tango DevLong, 32 bits), got ${shown(value)}`);
+      if (!Number.isInteger(finite(origin, what, value)) || Math.abs(value as number) > 2 ** 31 - 1) {
+        throw invalid(origin, `${what} must be a whole number (Tango DevLong, 32 bits), got ${shown(value)}`);
       }
       break;
     case 'DevBoolean':
-      if (typeof value !== 'boolean') throw invalid(origin, `the argument must be true or false, got ${shown(value)}`);
+      if (typeof value !== 'boolean') throw invalid(origin, `${what} must be true or false, got ${shown(value)}`);
       break;
     case 'DevString':
-      checkString(origin, 'the argument', value);
+      checkString(origin, what, value);
       break;
     case 'DevVarFloatArray':
-      checkArray(origin, value, (x, i) => finite(origin, `argument[${i}]`, x), 'numbers');
+      checkArray(origin, value, (x, i) => finite(origin, `${name}[${i}]`, x), 'numbers');
       break;
     case 'DevVarStringArray':
-      checkArray(origin, value, (x, i) => checkString(origin, `argument[${i}]`, x), 'strings');
+      checkArray(origin, value, (x, i) => checkString(origin, `${name}[${i}]`, x), 'strings');
       break;
   }
   return value;

@@ -5,12 +5,13 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { DeviceName } from '../../protocol/commands.js';
+import type { CommandSpec, DeviceName } from '../../protocol/commands.js';
+import { toolErrorText } from '../../protocol/dev-failed.js';
 import { InstrumentError, shown, type CommandOutcome } from '../../protocol/instrument.js';
 import { AccessPolicy, bearerToken, type Access } from './auth.js';
 import { clientIdHeader } from './clients.js';
 import { DEFAULT_MAX_VALUES, dataRecordToWire, errorBody, errorTiming, MAX_MAX_VALUES, nestsTooDeep, tooDeep, toWire } from './serialization.js';
-import { exportedDevices, TOOL_CATALOGUE, type ToolEntry } from './tools.js';
+import { argumentName, exportedDevices, LEGACY_ARGUMENT, TOOL_CATALOGUE, type ToolEntry } from './tools.js';
 import { SessionLimits, type SessionInfo, type SessionLimitOptions } from './session-limits.js';
 import type { TwinService } from './twin-service.js';
 
@@ -42,7 +43,9 @@ const TOOLS = [...TOOL_CATALOGUE.values()].map((e) => e.tool);
 const INSTRUCTIONS =
   'A digital twin of a STEM, served with the command surface of asyncroscopy\'s MCP bridge: one tool per Tango command, ' +
   '<TangoClass>_<command> (DigitalTwin_move_stage, EELS_acquire_eels_spectrum). Acquisitions return a data key; read it with ' +
-  'get_data_from_key. Device settings: <DEVICE>_write_attribute / <DEVICE>_read_attribute. Commands from all clients run one at a time.';
+  'get_data_from_key. Each command takes its one argument by its Python parameter name (position, detector_list, ...) or as "arg". ' +
+  'Twin extras: device settings <DEVICE>_write_attribute / <DEVICE>_read_attribute, DigitalTwin_get_clock, DigitalTwin_get_scenario, ' +
+  'DigitalTwin_reset, DigitalTwin_acquire_lease / release_lease. Commands from all clients run one at a time.';
 
 export function registerMcp(app: FastifyInstance, opts: McpOptions): { close(): Promise<void>; sessionCount(): number } {
   const sessions = new Map<string, Session>();
@@ -204,27 +207,50 @@ function jsonRpcError(code: number, message: string): object {
   return { jsonrpc: '2.0', error: { code, message }, id: null };
 }
 
-function ok(result: unknown, timing?: CommandOutcome): CallToolResult {
-  const structured = { result: toWire(result) };
-  return {
-    content: [{ type: 'text', text: JSON.stringify(structured.result) }],
-    structuredContent: structured,
-    ...(timing ? { _meta: { start_s: timing.start_s, end_s: timing.end_s, breakdown_s: timing.breakdown_s } } : {}),
-  };
+type Timing = Pick<CommandOutcome, 'start_s' | 'end_s' | 'breakdown_s'>;
+
+function metaOf(timing?: Timing): Pick<CallToolResult, '_meta'> {
+  return timing ? { _meta: { start_s: timing.start_s, end_s: timing.end_s, breakdown_s: timing.breakdown_s } } : {};
 }
 
 /**
- * A tool error: the JSON {reason, description, origin} as text. Not as structuredContent: the SDK
- * client checks any structuredContent against the tool's output schema, errors included.
+ * A value in FastMCP's shapes: a string as its raw text, anything else as JSON text, and both as
+ * structured content {result}; `undefined` (a command returning nothing, Tango DevVoid) as empty
+ * content and no structured content. Values pass as the twin made them (floats already rounded
+ * to float32 there): JSON prints each double exactly, so nothing here widens them again.
  */
-function failed(e: unknown): CallToolResult {
+export function toolResult(value: unknown, timing?: Timing): CallToolResult {
+  if (value === undefined) return { content: [], ...metaOf(timing) };
+  const result = toWire(value);
+  return {
+    content: [{ type: 'text', text: typeof result === 'string' ? result : JSON.stringify(result) }],
+    structuredContent: { result },
+    ...metaOf(timing),
+  };
+}
+
+/** A dict result, as FastMCP returns one: the object itself as structured content and as JSON text. */
+function objectResult(value: object): CallToolResult {
+  const object = toWire(value) as Record<string, unknown>;
+  return { content: [{ type: 'text', text: JSON.stringify(object) }], structuredContent: object };
+}
+
+/**
+ * A refusal as FastMCP reports a tool that raised: isError, text `Error calling tool '<name>':
+ * DevFailed[...]` carrying our reason, description and origin (see protocol/dev-failed.ts). Never
+ * structuredContent: the SDK client checks any against the tool's output schema, errors included.
+ */
+function failed(tool: string, e: unknown): CallToolResult {
   const timing = errorTiming(e);
-  return { isError: true, content: [{ type: 'text', text: JSON.stringify(errorBody(e)) }], ...(timing ? { _meta: timing } : {}) };
+  const body = errorBody(e);
+  return { isError: true, content: [{ type: 'text', text: toolErrorText(tool, { ...body, origin: body.origin || tool }) }], ...(timing ? { _meta: timing } : {}) };
 }
 
 function invalid(tool: string, description: string): InstrumentError {
   return new InstrumentError('API_InvalidArgument', description, tool);
 }
+
+const quoted = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
 
 /** Refuses arguments the tool's schema does not name, and missing required ones. */
 function checkArgumentNames(entry: ToolEntry, args: Record<string, unknown>): void {
@@ -232,20 +258,41 @@ function checkArgumentNames(entry: ToolEntry, args: Record<string, unknown>): vo
   const known = Object.keys(schema.properties ?? {});
   for (const k of Object.keys(args)) {
     if (!known.includes(k)) {
-      throw invalid(entry.tool.name, `unknown argument "${k.slice(0, 50)}"; ${entry.tool.name} takes ${known.length ? known.map((n) => `"${n}"`).join(', ') : 'no arguments'}.`);
+      throw invalid(entry.tool.name, `unknown argument "${k.slice(0, 50)}"; ${entry.tool.name} takes ${known.length ? quoted(known) : 'no arguments'}.`);
     }
   }
   for (const k of (schema.required as string[] | undefined) ?? []) {
-    if (!(k in args)) throw invalid(entry.tool.name, `missing argument "${k}".`);
+    if (!(k in args)) throw invalid(entry.tool.name, `missing argument "${k}"; ${entry.tool.name} takes ${quoted(known)}.`);
   }
 }
 
-/** One tool call: access, shape, then the service. Every failure is a tool error {reason, description}. */
+/**
+ * A command tool's one argument, by the current bridge's name (the Python parameter) or the
+ * older bridge's `arg`; both at once, or any other name, is refused naming what the tool takes.
+ * A command whose argument is optional (the twin applies its default) may leave it out: the
+ * schema still marks it required, as the real bridge does, but nothing is lost by leniency there.
+ */
+function commandArgument(tool: string, spec: CommandSpec, args: Record<string, unknown>): unknown {
+  const parameter = argumentName(spec);
+  const names = Object.keys(args);
+  const takes = parameter ? `${tool} takes "${parameter}" (or "${LEGACY_ARGUMENT}", the older bridge's name for it)` : `${tool} takes no arguments`;
+  const unknown = names.find((k) => k !== parameter && (parameter === undefined || k !== LEGACY_ARGUMENT));
+  if (unknown !== undefined) throw invalid(tool, `unknown argument "${unknown.slice(0, 50)}"; ${takes}.`);
+  if (parameter === undefined) return undefined;
+  if (parameter in args && LEGACY_ARGUMENT in args) throw invalid(tool, `both "${parameter}" and "${LEGACY_ARGUMENT}" given; ${takes}, once.`);
+  if (parameter in args) return args[parameter];
+  if (LEGACY_ARGUMENT in args) return args[LEGACY_ARGUMENT];
+  if (spec.optional) return undefined;
+  throw invalid(tool, `missing argument "${parameter}"; ${takes}: ${spec.description}`);
+}
+
+/** One tool call: access, shape, then the service. Every failure is a tool error in FastMCP's DevFailed text. */
 export async function callTool(service: TwinService, name: string, rawArgs: unknown, caller: { client: string; access: Access }): Promise<CallToolResult> {
   const entry = TOOL_CATALOGUE.get(name);
+  const tool = name.slice(0, 100);
   try {
     if (!entry) {
-      throw new InstrumentError('API_CommandNotFound', `no tool "${name.slice(0, 100)}"; list the tools (tools/list): commands are <TangoClass>_<command>, e.g. DigitalTwin_move_stage.`, name.slice(0, 100));
+      throw new InstrumentError('API_CommandNotFound', `no tool "${tool}"; list the tools (tools/list): commands are <TangoClass>_<command>, e.g. DigitalTwin_move_stage.`, tool);
     }
     if (entry.changesState && caller.access !== 'write') {
       const r = AccessPolicy.writeRefused(name);
@@ -255,39 +302,43 @@ export async function callTool(service: TwinService, name: string, rawArgs: unkn
     const args = (rawArgs ?? {}) as Record<string, unknown>;
     // Before anything recursive (checks print values) meets an argument.
     for (const [k, v] of Object.entries(args)) if (nestsTooDeep(v)) throw tooDeep(k.slice(0, 50), name);
-    checkArgumentNames(entry, args);
     const action = entry.action;
+    if (action.kind === 'command') {
+      const { spec } = action;
+      const outcome = await service.execute(caller.client, { device: spec.device, command: spec.name, args: commandArgument(name, spec, args) });
+      return toolResult(spec.output === 'DevVoid' ? undefined : outcome.value, outcome);
+    }
+    checkArgumentNames(entry, args);
     switch (action.kind) {
-      case 'command': {
-        const outcome = await service.execute(caller.client, { device: action.spec.device, command: action.spec.name, args: args[action.spec.parameter ?? 'arg'] });
-        return ok(outcome.value, outcome);
-      }
       case 'write-attribute': {
         const outcome = await service.writeAttribute(caller.client, { device: action.device, attribute: attributeName(name, args.attribute), value: args.value });
-        return ok(null, outcome);
+        return toolResult(undefined, outcome);
       }
       case 'read-attribute':
-        return ok(await service.readAttribute(action.device as DeviceName, attributeName(name, args.attribute)));
+        return toolResult(await service.readAttribute(action.device as DeviceName, attributeName(name, args.attribute)));
       case 'list-devices':
-        return ok(exportedDevices());
+        return toolResult(exportedDevices());
       case 'get-clock':
-        return ok(await service.now_s());
+        return toolResult(await service.now_s());
+      case 'get-scenario':
+        return objectResult(service.scenario());
+      case 'reset':
+        return objectResult(await service.reset(caller.client, args.seed));
       case 'acquire-lease':
-        return ok(service.lease.acquire(caller.client, args.idle_s));
+        return toolResult(service.lease.acquire(caller.client, args.idle_s));
       case 'release-lease':
-        return ok(service.lease.release(caller.client, args.lease_id));
+        return toolResult(service.lease.release(caller.client, args.lease_id));
       case 'get-data': {
         if (typeof args.key !== 'string') throw invalid(name, `key must be a string, got ${shown(args.key)}`);
         const max = args.max_values ?? DEFAULT_MAX_VALUES;
         if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > MAX_MAX_VALUES) {
           throw invalid(name, `max_values must be a whole number from 0 to ${MAX_MAX_VALUES}, got ${shown(max)}; whole arrays: GET /api/data/<key>/raw (binary)`);
         }
-        const record = dataRecordToWire(await service.getData(args.key), max);
-        return { content: [{ type: 'text', text: JSON.stringify(record) }], structuredContent: record as unknown as Record<string, unknown> };
+        return objectResult(dataRecordToWire(await service.getData(args.key), max));
       }
     }
   } catch (e) {
-    return failed(e);
+    return failed(tool, e);
   }
 }
 

@@ -7,8 +7,8 @@ import { AccessPolicy, bearerToken, type Access } from './auth.js';
 import { restClientId } from './clients.js';
 import { describeError } from './errors.js';
 import { DEFAULT_MAX_VALUES, dataRecordToWire, errorTiming, MAX_MAX_VALUES, rawValuesStream, toWire } from './serialization.js';
-import { commandToolName, DATA_RECORD_SCHEMA, exportedDevices } from './tools.js';
-import type { TwinService } from './twin-service.js';
+import { commandToolName, DATA_RECORD_SCHEMA, exportedDevices, SCENARIO_SCHEMA } from './tools.js';
+import { MAX_SEED, type TwinService } from './twin-service.js';
 
 /**
  * REST under /api, for scripts and dashboards that do not speak MCP. Same service, same queue,
@@ -25,6 +25,8 @@ export const REST_ROUTES = [
   'GET /api/data/:key/raw',
   'POST /api/lease',
   'DELETE /api/lease',
+  'GET /api/scenario',
+  'POST /api/reset',
 ];
 
 const ERROR = {
@@ -99,6 +101,8 @@ export function registerRest(app: FastifyInstance, opts: RestOptions): void {
                   device: { type: 'string' },
                   name: { type: 'string' },
                   tool: { type: 'string' },
+                  parameter: { type: 'string' },
+                  optional: { type: 'boolean' },
                   input: { type: 'string' },
                   output: { type: 'string' },
                   description: { type: 'string' },
@@ -234,6 +238,32 @@ export function registerRest(app: FastifyInstance, opts: RestOptions): void {
       if (a !== 'write') return refuseWrite(reply, 'DELETE /api/lease');
       try {
         return service.lease.release(client(request), request.query.lease_id);
+      } catch (e) {
+        return fail(reply, e);
+      }
+    },
+  });
+
+  // Twin extras, as DigitalTwin_get_scenario and DigitalTwin_reset.
+  app.get('/api/scenario', {
+    schema: { response: { 200: SCENARIO_SCHEMA, ...ERRORS } },
+    handler: async (request, reply) => {
+      if (!access(request, reply)) return reply;
+      return service.scenario();
+    },
+  });
+
+  app.post<{ Body: { seed?: number } | undefined }>('/api/reset', {
+    schema: {
+      body: { type: ['object', 'null'], properties: { seed: { type: 'integer', minimum: 0, maximum: MAX_SEED } }, additionalProperties: false },
+      response: { 200: SCENARIO_SCHEMA, ...ERRORS },
+    },
+    handler: async (request, reply) => {
+      const a = access(request, reply);
+      if (!a) return reply;
+      if (a !== 'write') return refuseWrite(reply, 'POST /api/reset');
+      try {
+        return await service.reset(client(request), request.body?.seed ?? undefined);
       } catch (e) {
         return fail(reply, e);
       }

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import Fastify from 'fastify';
 import { InProcessInstrument, type ClockPacing } from '../../protocol/in-process.js';
-import type { Scenario } from '../../protocol/scenario.js';
+import { BehaviorSubject, switchMap } from 'rxjs';
+import { twinDigest, type Scenario } from '../../protocol/scenario.js';
 import { createTwin, type Twin } from '../../twin/index.js';
 import { servedData } from '../data/served-data.js';
 import { AccessPolicy, hostHeaderAllowed, isLoopbackHost, normalOrigin, originAllowed } from './auth.js';
@@ -48,7 +49,8 @@ export interface RunningServer {
   restUrl: string;
   /** socket.io endpoint (connect with path /socket.io). */
   socketUrl: string;
-  twin: Twin;
+  /** The twin served now (a reset replaces it). */
+  readonly twin: Twin;
   service: TwinService;
   speed: number | 'max';
   /** The DATA device: get_config(), the save path, the file route's uri. */
@@ -84,12 +86,40 @@ export function checkServeOptions(opts: Pick<ServerOptions, 'host' | 'token' | '
   }
 }
 
-/** The twin as the service sees it: a paced in-process adapter per client, its snapshot and telemetry. */
-export function twinBackend(t: Twin, pacing: ClockPacing): TwinBackend {
+/**
+ * The one place a served twin is made, at start and on every reset (DigitalTwin_reset): whatever
+ * hangs off a twin is attached here, so it follows each new one.
+ */
+export function makeServedTwin(scenario: Scenario, seed: number): Twin {
+  return createTwin(scenario, { seed });
+}
+
+/** The served twin: the current one (made by `make`), and one telemetry stream across resets. */
+export interface ServedTwin extends TwinBackend {
+  readonly current: Twin;
+  /** Ends the current twin's telemetry. */
+  complete(): void;
+}
+
+/** The twin as the service sees it: a paced in-process adapter per client, its snapshot and telemetry, and resets. */
+export function servedTwin(scenario: Scenario, seed: number, pacing: ClockPacing, make: (seed: number) => Twin = (s) => makeServedTwin(scenario, s)): ServedTwin {
+  const twins = new BehaviorSubject(make(seed));
+  const digest = twinDigest(scenario);
   return {
-    instrumentFor: (client) => new InProcessInstrument(t.twin, client, { pacing }),
-    snapshot: () => t.twin.state,
-    telemetry$: t.telemetry.records$,
+    get current() {
+      return twins.value;
+    },
+    instrumentFor: (client) => new InProcessInstrument(twins.value.twin, client, { pacing }),
+    snapshot: () => twins.value.twin.state,
+    // Subscribers (socket.io's relay) stay subscribed across resets and hear the new twin.
+    telemetry$: twins.pipe(switchMap((t) => t.telemetry.records$)),
+    scenario: () => ({ name: scenario.name, seed: twins.value.seed, digest }),
+    reset: (next) => {
+      const old = twins.value;
+      twins.next(make(next ?? old.seed));
+      old.telemetry.complete();
+    },
+    complete: () => twins.value.telemetry.complete(),
   };
 }
 
@@ -105,15 +135,21 @@ export function addressedHere(bindHost: string, headers: IncomingHttpHeaders, al
   return undefined;
 }
 
-/** One fastify server over one twin: MCP at /mcp, REST under /api, socket.io telemetry at /socket.io. */
+/** One fastify server over one served twin (replaced on reset): MCP at /mcp, REST under /api, socket.io telemetry at /socket.io. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   checkServeOptions(opts);
   const host = opts.host ?? '127.0.0.1';
   const speed = opts.speed ?? 'max';
-  const twin = createTwin(opts.scenario, { seed: opts.seed });
   const stop = new AbortController();
-  const data = await servedData(twin, { host, port: opts.port ?? 8000, dataDir: opts.dataDir });
-  const service = new TwinService(twinBackend(twin, { speed, signal: stop.signal }), { data: data.device });
+  const data = await servedData({ host, port: opts.port ?? 8000, dataDir: opts.dataDir });
+  // Every twin this server makes (the first and each reset's) writes its acquisitions as files.
+  const make = (seed: number): Twin => {
+    const made = makeServedTwin(opts.scenario, seed);
+    data.attach(made);
+    return made;
+  };
+  const twin = servedTwin(opts.scenario, opts.seed ?? opts.scenario.seed, { speed, signal: stop.signal }, make);
+  const service = new TwinService(twin, { data: data.device });
   const policy = new AccessPolicy(opts.token, opts.readsNeedToken ?? !isLoopbackHost(host));
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true, return503OnClosing: true });
@@ -142,7 +178,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     mcpUrl: `${url}/mcp`,
     restUrl: `${url}/api`,
     socketUrl: url,
-    twin,
+    get twin() {
+      return twin.current;
+    },
     service,
     speed,
     data: data.device,
@@ -156,7 +194,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await telemetry.close();
         await app.close();
         await data.close();
-        twin.telemetry.complete();
+        twin.complete();
       })()),
   };
 }

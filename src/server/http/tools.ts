@@ -1,17 +1,22 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { ATTRIBUTES, COMMANDS, tangoClass, type AttributeSpec, type CommandSpec, type DeviceName } from '../../protocol/commands.js';
+import { ATTRIBUTES, COMMANDS, DEVICES, tangoClass, tangoDeviceName, type AttributeSpec, type CommandSpec, type DeviceName } from '../../protocol/commands.js';
 import { schemaOfType } from './arguments.js';
 import { DEFAULT_LEASE_IDLE_s, MAX_LEASE_IDLE_s } from './lease.js';
 import { DEFAULT_MAX_VALUES, MAX_MAX_VALUES } from './serialization.js';
+import { MAX_SEED } from './twin-service.js';
 
 /**
- * The MCP tool catalogue, named as asyncroscopy's bridge names its tools: one per Tango command,
- * `<TangoClass>_<command>` (DigitalTwin_move_stage, EELS_acquire_eels_spectrum), taking the one
- * Tango argument as `arg` and returning `{result}` (FastMCP's wrapped result), plus the bridge's
- * `list_devices` and `get_data_from_key`. The twin adds what the real bridge does not publish:
- * `<DEVICE>_write_attribute` / `<DEVICE>_read_attribute` for device settings and
- * `DigitalTwin_get_clock`, and DigitalTwin_acquire_lease / DigitalTwin_release_lease. Every command result carries its simulated timing in `_meta`
- * ({start_s, end_s, breakdown_s}), so a remote client can account instrument time exactly.
+ * The MCP tool catalogue, as asyncroscopy's bridge publishes it (see the README, "Against a served
+ * twin"): one tool per Tango command, `<TangoClass>_<command>` (DigitalTwin_move_stage,
+ * DigitalTwinCorrector_measure_c1a1, EELS_acquire_eels_spectrum, SCAN_State), its one argument
+ * named after the command's Python parameter (`position`, `detector_list`; the older bridge's
+ * `arg` is accepted too, see mcp.ts) and marked required, results in FastMCP's shapes; plus the
+ * bridge's `list_devices` and `get_data_from_key`. Twin extras, which the real bridge does not
+ * publish: `<DEVICE>_write_attribute` / `<DEVICE>_read_attribute` for device settings,
+ * DigitalTwin_get_clock, DigitalTwin_get_scenario, DigitalTwin_reset, and
+ * DigitalTwin_acquire_lease / DigitalTwin_release_lease. Every command result carries its
+ * simulated timing in `_meta` ({start_s, end_s, breakdown_s}), so a remote client can account
+ * instrument time exactly.
  */
 export type ToolAction =
   | { kind: 'command'; spec: CommandSpec }
@@ -20,6 +25,8 @@ export type ToolAction =
   | { kind: 'list-devices' }
   | { kind: 'get-data' }
   | { kind: 'get-clock' }
+  | { kind: 'get-scenario' }
+  | { kind: 'reset' }
   | { kind: 'acquire-lease' }
   | { kind: 'release-lease' };
 
@@ -36,34 +43,46 @@ export function commandToolName(spec: CommandSpec): string {
 
 const TIMING_NOTE = 'The result carries the simulated timing in _meta: {start_s, end_s, breakdown_s} (seconds on the instrument clock, per latency category).';
 
+/** The name of a command tool's one argument: the Python parameter (the current bridge's name). */
+export function argumentName(spec: CommandSpec): string | undefined {
+  return spec.parameter;
+}
+
+/** The older bridge called every command's argument this. */
+export const LEGACY_ARGUMENT = 'arg';
+
+/**
+ * FastMCP's output schema for a command's result: a value wrapped as {result}. A command that
+ * returns nothing gets none, as a Python `-> None` tool does, so a client accepts empty content.
+ */
+function commandOutputSchema(spec: CommandSpec): Tool['outputSchema'] {
+  if (spec.output === 'DevVoid') return undefined;
+  return { type: 'object', properties: { result: schemaOfType(spec.output) }, required: ['result'] };
+}
+
 function commandTool(spec: CommandSpec): ToolEntry {
-  const optional = spec.optional === true;
-  const parameter = spec.parameter ?? 'arg';
+  const parameter = argumentName(spec);
   const lines = [
     `Tango Device Class: ${tangoClass(spec.device)}`,
     `Tango Command: ${spec.name}`,
     `Input Type: ${spec.input}`,
-    ...(spec.input === 'DevVoid' ? [] : [`Input Description: ${spec.description}${optional ? ' (optional)' : ''}`]),
+    ...(parameter ? [`Input Description: ${spec.description}${spec.optional ? ' (may be left out: the instrument applies its default)' : ''}`] : []),
     `Output Type: ${spec.output}`,
-    ...(spec.input === 'DevVoid' ? [`Description: ${spec.description}`] : []),
+    ...(parameter ? [] : [`Description: ${spec.description}`]),
+    ...(parameter ? [`Argument: ${parameter} (the older bridge's name "${LEGACY_ARGUMENT}" is accepted too).`] : []),
     spec.changesState ? 'Changes the instrument state (needs the bearer token on a server started with --token).' : 'Read-only.',
     TIMING_NOTE,
   ];
-  const inputSchema: Tool['inputSchema'] =
-    spec.input === 'DevVoid'
-      ? { type: 'object', properties: {}, additionalProperties: false }
-      : {
-          type: 'object',
-          properties: { [parameter]: schemaOfType(spec.input, spec.description) },
-          ...(optional ? {} : { required: [parameter] }),
-          additionalProperties: false,
-        };
+  const inputSchema: Tool['inputSchema'] = parameter
+    ? { type: 'object', properties: { [parameter]: schemaOfType(spec.input, spec.description) }, required: [parameter], additionalProperties: false }
+    : { type: 'object', properties: {}, additionalProperties: false };
+  const outputSchema = commandOutputSchema(spec);
   return {
     tool: {
       name: commandToolName(spec),
       description: lines.join('\n'),
       inputSchema,
-      outputSchema: { type: 'object', properties: { result: schemaOfType(spec.output) }, required: ['result'] },
+      ...(outputSchema ? { outputSchema } : {}),
       annotations: { readOnlyHint: !spec.changesState },
     },
     action: { kind: 'command', spec },
@@ -94,8 +113,8 @@ function attributeTools(device: DeviceName): ToolEntry[] {
           'Changes the instrument state (needs the bearer token on a server started with --token).',
           TIMING_NOTE,
         ].join('\n'),
+        // Returns nothing (empty content), as a Tango attribute write does.
         inputSchema: { type: 'object', properties: { attribute, value: { description: "the new value, of the attribute's type" } }, required: ['attribute', 'value'], additionalProperties: false },
-        outputSchema: { type: 'object', properties: { result: { type: 'null' } }, required: ['result'] },
       },
       action: { kind: 'write-attribute', device },
       changesState: true,
@@ -114,13 +133,9 @@ function attributeTools(device: DeviceName): ToolEntry[] {
   ];
 }
 
-/** The devices this server exports, as Tango names `asyncroscopy/<key>/default`. */
+/** The devices this server exports, as Tango names asyncroscopy/<key>/default (EELS is the twin's extra, see protocol/commands.ts). */
 export function exportedDevices(): string[] {
-  const keys = new Set<DeviceName>(['instrument']);
-  for (const c of COMMANDS) keys.add(c.device);
-  for (const a of ATTRIBUTES) keys.add(a.device);
-  keys.add('DATA');
-  return [...keys].map((k) => `asyncroscopy/${k}/default`);
+  return DEVICES.map(tangoDeviceName);
 }
 
 const DATASET_SCHEMA = {
@@ -148,11 +163,18 @@ export const DATA_RECORD_SCHEMA = {
   required: ['key', 'uri', 'format', 'attrs', 'datasets'],
 } as const;
 
+/** DigitalTwin_get_scenario and DigitalTwin_reset: {name, seed, digest} (unwrapped, as FastMCP returns a dict). */
+export const SCENARIO_SCHEMA = {
+  type: 'object',
+  properties: { name: { type: 'string' }, seed: { type: 'integer' }, digest: { type: 'string' } },
+  required: ['name', 'seed', 'digest'],
+} as const satisfies Tool['outputSchema'];
+
 const BRIDGE_TOOLS: ToolEntry[] = [
   {
     tool: {
       name: 'list_devices',
-      description: 'List the exported Tango devices, as names asyncroscopy/<key>/default.',
+      description: 'List the exported Tango devices, as names asyncroscopy/<key>/default (asyncroscopy/instrument/default, asyncroscopy/scan/default, ...).',
       inputSchema: { type: 'object', properties: {}, additionalProperties: false },
       outputSchema: { type: 'object', properties: { result: { type: 'array', items: { type: 'string' } } }, required: ['result'] },
       annotations: { readOnlyHint: true },
@@ -191,6 +213,37 @@ const BRIDGE_TOOLS: ToolEntry[] = [
     },
     action: { kind: 'get-clock' },
     changesState: false,
+  },
+  {
+    tool: {
+      name: 'DigitalTwin_get_scenario',
+      description:
+        'Twin extra: the scenario this twin serves, {name, seed, digest}; digest fingerprints its specimen and instrument (twinDigest), ' +
+        'so a client can check that it drives the twin it means to (same scenario file, same seed). Read-only.',
+      inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+      outputSchema: SCENARIO_SCHEMA,
+      annotations: { readOnlyHint: true },
+    },
+    action: { kind: 'get-scenario' },
+    changesState: false,
+  },
+  {
+    tool: {
+      name: 'DigitalTwin_reset',
+      description:
+        'Twin extra: replace the twin by a fresh one from the same scenario (clock 0, instrument state, data keys and images cleared), ' +
+        'so a second campaign starts clean without restarting the server. With seed, a new specimen is drawn from the scenario with that seed; ' +
+        'without, the served seed is kept. Runs after the commands queued before it; refused while another client holds the lease. ' +
+        'Result: {name, seed, digest}, as DigitalTwin_get_scenario. Changes the instrument state (needs the bearer token on a server started with --token).',
+      inputSchema: {
+        type: 'object',
+        properties: { seed: { type: 'integer', minimum: 0, maximum: MAX_SEED, description: 'draw a new specimen with this seed' } },
+        additionalProperties: false,
+      },
+      outputSchema: SCENARIO_SCHEMA,
+    },
+    action: { kind: 'reset' },
+    changesState: true,
   },
   {
     tool: {

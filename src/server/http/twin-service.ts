@@ -7,19 +7,39 @@ import { nestsTooDeep, tooDeep } from './serialization.js';
 import { BeamQueue, type Holder } from './beam-queue.js';
 import { InstrumentLease, type LeaseInfo } from './lease.js';
 
-/** What the service needs of a twin: an adapter per client, the state snapshot, the telemetry. */
+/** The served scenario, as DigitalTwin_get_scenario reports it: a client checks it drives the twin it means to. */
+export interface ScenarioInfo {
+  name: string;
+  seed: number;
+  /** twinDigest(scenario): the specimen and instrument as a fingerprint. */
+  digest: string;
+}
+
+/**
+ * What the service needs of a twin: an adapter per client, the state snapshot, the telemetry, and
+ * a way to replace the twin by a fresh one. Everything is asked of the current twin each time, so
+ * after a reset nothing keeps using the old one.
+ */
 export interface TwinBackend {
   /** An Instrument that records `client` with every command (a paced in-process adapter for the twin). */
   instrumentFor(client: string): Instrument;
   /** The committed state snapshot. */
   snapshot(): unknown;
+  /** The current twin's telemetry; one stream across resets. */
   telemetry$: Observable<InstrumentTelemetry>;
+  scenario(): ScenarioInfo;
+  /** Replaces the twin by a fresh one of the same scenario; `seed` draws a new specimen (default: the served seed). */
+  reset(seed?: number): void;
 }
 
 /** The served DATA device (src/server/data/data-device.ts); without one, DATA commands go to the twin, which refuses them. */
 export interface DataCommands {
   execute(command: string, arg: unknown): Promise<CommandOutcome>;
 }
+
+const RESET_ORIGIN = 'DigitalTwin.reset';
+/** The largest seed a reset takes (as `serve --seed`). */
+export const MAX_SEED = 2 ** 31 - 1;
 
 export interface TwinStateView {
   state: unknown;
@@ -39,8 +59,6 @@ export class TwinService {
   readonly queue: BeamQueue;
   /** Exclusive use of the instrument by one client (see lease.ts). */
   readonly lease: InstrumentLease;
-  /** Reads need no client name; this adapter serves them. */
-  private readonly reader: Instrument;
   private closing = false;
   private readonly data?: DataCommands;
 
@@ -51,7 +69,11 @@ export class TwinService {
     this.data = opts.data;
     this.queue = new BeamQueue(opts.maxQueued);
     this.lease = new InstrumentLease(opts.clock_ms);
-    this.reader = backend.instrumentFor('reader');
+  }
+
+  /** Reads need no client name; an adapter of the current twin serves them. */
+  private get reader(): Instrument {
+    return this.backend.instrumentFor('reader');
   }
 
   get telemetry$(): Observable<InstrumentTelemetry> {
@@ -101,7 +123,41 @@ export class TwinService {
     if (typeof key !== 'string' || key.length === 0 || key.length > 500) {
       throw new InstrumentError('API_InvalidArgument', `key must be a data key string (up to 500 characters), got ${shown(key)}`, 'DATA.get_data_from_key');
     }
-    return this.reader.getData(key);
+    try {
+      return await this.reader.getData(key);
+    } catch (e) {
+      // The bridge's wording, which clients of the real one match on; the twin's detail follows.
+      if (e instanceof InstrumentError && e.reason === 'API_DataNotFound') throw new InstrumentError(e.reason, `Could not resolve data key: ${e.description}`, e.origin);
+      throw e;
+    }
+  }
+
+  scenario(): ScenarioInfo {
+    return this.backend.scenario();
+  }
+
+  /**
+   * A fresh twin for the next campaign: after the commands queued before it (it waits its turn
+   * in the queue, so none runs half on the old twin), refused while another client leases the
+   * instrument. The lease of the caller, if any, stays.
+   */
+  reset(client: string, seed?: unknown): Promise<ScenarioInfo> {
+    try {
+      this.ensureOpen(RESET_ORIGIN);
+      if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED)) {
+        throw new InstrumentError('API_InvalidArgument', `seed must be a whole number from 0 to ${MAX_SEED}, got ${shown(seed)}`, RESET_ORIGIN);
+      }
+      this.lease.admit(client, RESET_ORIGIN, true);
+      return this.leaseAware(
+        client,
+        this.queue.run(client, RESET_ORIGIN, async () => {
+          this.backend.reset(seed);
+          return this.backend.scenario();
+        }),
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   now_s(): Promise<number> {
