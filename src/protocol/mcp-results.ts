@@ -1,5 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ArgType } from './commands.js';
+import { parseDevFailed } from './dev-failed.js';
 import { InstrumentError, type CommandOutcome, type DataRecord, type DatasetRecord } from './instrument.js';
 import { LATENCY_CATEGORIES, type Breakdown } from './timing.js';
 
@@ -60,41 +61,6 @@ export function timingOf(meta: unknown): Pick<CommandOutcome, 'start_s' | 'end_s
   return { start_s: m.start_s, end_s: m.end_s, breakdown_s };
 }
 
-/** One Tango DevError, as a DevFailed text carries it. */
-export interface DevErrorFields {
-  reason: string;
-  desc: string;
-  origin: string;
-  severity: string;
-}
-
-const FIELD = /(?:^|[\s,[])(desc|origin|reason|severity)\s*=\s*/g;
-
-/**
- * The first DevError of a DevFailed text (PyTango puts the original error first, re-throws after
- * it), in either layout: PyTango's multi-line `DevError[\n    desc = ...\n  origin = ...` or the
- * one-line `DevError[ desc = ..., origin = ..., reason = ..., severity = ERR]`. Undefined when the
- * text holds no DevError with a reason.
- */
-export function parseDevFailed(text: string): DevErrorFields | undefined {
-  const start = text.indexOf('DevError[');
-  if (start < 0) return undefined;
-  let body = text.slice(start + 'DevError['.length);
-  const next = body.indexOf('DevError[');
-  if (next >= 0) body = body.slice(0, next);
-  const marks = [...body.matchAll(FIELD)].map((m) => ({ key: m[1] as keyof DevErrorFields, from: m.index! + m[0].length, at: m.index! }));
-  const fields: Partial<DevErrorFields> = {};
-  marks.forEach((m, i) => {
-    if (fields[m.key] !== undefined) return;
-    const raw = body.slice(m.from, i + 1 < marks.length ? marks[i + 1]!.at : undefined);
-    // The last field runs into the closing brackets: "ERR] ]" or "ERR]\n]".
-    const value = (i + 1 < marks.length ? raw : raw.replace(/\]\s*(\]\s*)?$/, '')).trim().replace(/,$/, '').trim();
-    fields[m.key] = m.key === 'severity' ? (/^\w+/.exec(value)?.[0] ?? value) : value;
-  });
-  if (!fields.reason) return undefined;
-  return { reason: fields.reason, desc: fields.desc ?? '', origin: fields.origin ?? '', severity: fields.severity ?? 'ERR' };
-}
-
 /** FastMCP's prefix of a tool's exception text. */
 const FASTMCP_PREFIX = /^Error calling tool '[^']*':\s*/;
 
@@ -108,8 +74,8 @@ export function toolError(result: CallToolResult, origin: string): InstrumentErr
     .filter((c) => c.type === 'text')
     .map((c) => (c.type === 'text' ? c.text : ''))
     .join('\n');
-  const devFailed = parseDevFailed(text);
-  if (devFailed) return new InstrumentError(devFailed.reason, devFailed.desc || 'the server reported a DevFailed without a description', devFailed.origin || origin);
+  const first = parseDevFailed(text)?.[0];
+  if (first) return new InstrumentError(first.reason, first.desc || 'the server reported a DevFailed without a description', first.origin || origin);
   const bare = text.replace(FASTMCP_PREFIX, '');
   try {
     const parsed = JSON.parse(bare) as Record<string, unknown>;

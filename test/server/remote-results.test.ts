@@ -1,7 +1,8 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { InstrumentError } from '../../src/protocol/instrument.js';
-import { parseDevFailed, resultValue, toolError } from '../../src/protocol/mcp-results.js';
+import { parseDevFailed } from '../../src/protocol/dev-failed.js';
+import { resultValue, toolError } from '../../src/protocol/mcp-results.js';
 
 /** The remote adapter's reading of tool results and errors, in each bridge's shapes (written out by hand here). */
 
@@ -32,8 +33,8 @@ describe('DevFailed texts', () => {
   const pyTango = "Error calling tool 'AutoScriptMicroscope_set_fov': DevFailed[\nDevError[\n    desc = fov 1 m beyond the range [1e-9, 1e-3]\n  origin = AutoScriptMicroscope.set_fov\n  reason = API_InvalidArgument\nseverity = ERR]\n\nDevError[\n    desc = re-thrown\n  origin = Device_3Impl::command_inout\n  reason = API_CommandFailed\nseverity = ERR]\n]";
 
   it('parses the one-line and the multi-line layout, first DevError first', () => {
-    expect(parseDevFailed(oneLine)).toEqual({ desc: 'alpha 50 deg is beyond +-35, tilt less', origin: 'DigitalTwin.move_stage', reason: 'OutOfRange', severity: 'ERR' });
-    expect(parseDevFailed(pyTango)).toEqual({ desc: 'fov 1 m beyond the range [1e-9, 1e-3]', origin: 'AutoScriptMicroscope.set_fov', reason: 'API_InvalidArgument', severity: 'ERR' });
+    expect(parseDevFailed(oneLine)?.[0]).toEqual({ desc: 'alpha 50 deg is beyond +-35, tilt less', origin: 'DigitalTwin.move_stage', reason: 'OutOfRange', severity: 'ERR' });
+    expect(parseDevFailed(pyTango)?.[0]).toEqual({ desc: 'fov 1 m beyond the range [1e-9, 1e-3]', origin: 'AutoScriptMicroscope.set_fov', reason: 'API_InvalidArgument', severity: 'ERR' });
     expect(parseDevFailed("Error calling tool 'x': ValueError: odd count")).toBeUndefined();
   });
 
