@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,6 +148,34 @@ describe('data files of a served twin', () => {
     const res = await fetch(`${server.url}/data/${key}`);
     expect(res.status).toBe(200);
     expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(48 * 48 * 4);
+  });
+});
+
+describe('data files across a reset', () => {
+  it('the reset twin writes its own files; the earlier ones move to before-reset-1/ instead of being overwritten', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'data-files-reset-'));
+    const server = await serve({ dataDir });
+    try {
+      await http(server, 'PUT', '/api/devices/SCAN/attributes/imsize', { value: 16 });
+      const first = (await command(server, 'instrument', 'acquire_scanned_image', ['haadf'])) as string;
+      const before = new Uint8Array(await (await fetch(`${server.url}/data/${first}`)).arrayBuffer());
+      expect((await http(server, 'POST', '/api/reset', {})).status).toBe(200);
+      await http(server, 'PUT', '/api/devices/SCAN/attributes/imsize', { value: 16 });
+      const again = (await command(server, 'instrument', 'acquire_scanned_image', ['haadf'])) as string;
+      // The clock started over and the seed is the same: the same key, the same image.
+      expect(again).toBe(first);
+      const after = new Uint8Array(await (await fetch(`${server.url}/data/${again}`)).arrayBuffer());
+      expect(after).toEqual(before);
+      expect(readdirSync(dataDir).sort()).toEqual(['before-reset-1', again]);
+      const record = await http(server, 'GET', `/api/data/${again}`);
+      expect(record.body.uri).toBe(`${server.url}/data`);
+      await server.service.queue.drain();
+      expect(readdirSync(join(dataDir, 'before-reset-1'))).toEqual([first]);
+      expect(new Uint8Array(readFileSync(join(dataDir, 'before-reset-1', first)))).toEqual(before);
+    } finally {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

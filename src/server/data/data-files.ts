@@ -1,6 +1,6 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { InstrumentError, shown, type DataRecord } from '../../protocol/instrument.js';
 import { writeHdf5 } from './hdf5-writer.js';
 
@@ -65,6 +65,8 @@ export class DataFiles {
   private readonly files = new Map<string, string>();
   private readonly pending = new Map<string, Promise<void>>();
   private readonly failures = new Map<string, string>();
+  /** Keys of the acquisitions written here (not registered files). */
+  private readonly acquired = new Set<string>();
   private chain: Promise<void> = Promise.resolve();
   private writes = 0;
 
@@ -107,6 +109,7 @@ export class DataFiles {
         await writeHdf5(partial, record);
         await rename(partial, path);
         this.files.set(record.key, path);
+        this.acquired.add(record.key);
       } catch (e) {
         this.failures.set(record.key, (e as Error).message);
         await rm(partial, { force: true });
@@ -117,6 +120,30 @@ export class DataFiles {
     });
     this.pending.set(record.key, write);
     this.chain = write;
+  }
+
+  /**
+   * Moves the files written so far into the subdirectory `label` of the save path, after the
+   * queued writes, and stops serving them. A reset twin's clock starts at zero again and so names
+   * its data with the keys of the first twin: without this, its files would overwrite those.
+   */
+  archive(label: string): Promise<void> {
+    // Registered files stay where they are and stay served.
+    const archived = this.chain.then(async () => {
+      const dir = join(this.dir, label);
+      await mkdir(dir, { recursive: true });
+      for (const key of this.acquired) {
+        const path = this.files.get(key);
+        if (path === undefined) continue;
+        await mkdir(dirname(join(dir, key)), { recursive: true });
+        await rename(path, join(dir, key)).catch(() => undefined);
+        this.files.delete(key);
+      }
+      this.acquired.clear();
+      this.failures.clear();
+    });
+    this.chain = archived;
+    return archived;
   }
 
   /** Resolves when every queued write has finished. */

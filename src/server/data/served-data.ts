@@ -8,7 +8,10 @@ import { hdf5Library } from './hdf5-writer.js';
 
 export interface ServedData {
   device: DataDevice;
-  /** Writes the acquisitions of `twin` from now on (a reset attaches the new twin; the old one is let go). */
+  /**
+   * Writes the acquisitions of `twin` from now on. On a reset (a second twin attached) the files so
+   * far move to `before-reset-<n>/` under the save path: the new twin's keys start over.
+   */
   attach(twin: Twin): void;
   /** Waits for queued writes; removes the data directory if it was a temporary one made here. */
   close(): Promise<void>;
@@ -30,6 +33,7 @@ export async function servedData(opts: { host: string; port: number; dataDir?: s
   const files = new DataFiles(temporary ? await freshDataDir() : resolve(opts.dataDir!));
   if (!temporary) await files.setSavePath(files.savePath, 'serve --data-dir');
   let current: Twin | undefined;
+  let resets = 0;
   let unhook = (): void => undefined;
   const device = new DataDevice(files, { host: opts.host, port: opts.port, now_s: () => current?.sim.now ?? 0, onUri: (uri) => current?.twin.data.setUriBase(uri) });
   const madeDir = files.savePath;
@@ -37,6 +41,7 @@ export async function servedData(opts: { host: string; port: number; dataDir?: s
     device,
     attach(twin) {
       unhook();
+      if (current !== undefined) void files.archive(`before-reset-${++resets}`);
       current = twin;
       twin.twin.data.setUriBase(device.uri);
       unhook = twin.twin.data.onStored((record) => files.written(record));
