@@ -92,7 +92,15 @@ describe('DigitalTwin_reset', () => {
     const seen: { type: string; command?: string }[] = [];
     socket.on('telemetry', (r) => seen.push(r));
     await new Promise<void>((resolve) => socket.once('hello', () => resolve()));
+    await call(client, 'DigitalTwin_set_fov', { fov: 2e-6 });
+    const fresh = new Promise<{ clock_s: number; state: { fov_m: number }; reset?: { seed: number } }>((resolve) => socket.once('hello', resolve));
     await call(client, 'DigitalTwin_reset');
+    // A fresh snapshot for the patches that follow: the new twin's, clock 0, fov back to the scenario's.
+    const hello = await fresh;
+    expect(hello.clock_s).toBe(0);
+    expect(hello.reset?.seed).toBe(5);
+    expect(hello.state.fov_m).not.toBe(f32(2e-6));
+    seen.length = 0;
     await call(client, 'DigitalTwin_set_fov', { fov: 3e-6 });
     const deadline = Date.now() + 3000;
     while (!seen.some((r) => r.type === 'command-end' && r.command === 'set_fov') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));

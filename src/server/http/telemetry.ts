@@ -14,7 +14,8 @@ import type { TwinService } from './twin-service.js';
  *
  * Server -> client events:
  *   'hello'      on connect: { state, clock_s, holder, queued, lease, speed }, the snapshot that later
- *                'state' patches apply to.
+ *                'state' patches apply to; again to every socket after a reset, with
+ *                reset: { name, seed, digest } (the new twin's clock starts at 0).
  *   'telemetry'  every record of the twin, in virtual-time order:
  *                { type: 'command-start', seq, t_s, device, command, args, client }
  *                { type: 'command-end', seq, t_s, start_s, end_s, breakdown_s, ok, error?, device, command, client, category }
@@ -144,6 +145,13 @@ export function attachTelemetry(httpServer: HttpServer, opts: TelemetryOptions):
       }
     }),
     service.queue.holder$.subscribe((holder) => io.emit('holder', { holder, queued: service.queue.queued })),
+    // Patches after a reset apply to the new twin's snapshot: subscribers need it first.
+    service.resets$.subscribe((reset) => {
+      service.view().then(
+        (view) => io.emit('hello', { ...view, state: toWire(view.state), speed: opts.speed, reset }),
+        () => undefined,
+      );
+    }),
   ];
 
   return {

@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import { DEVICES, tangoClass, type DeviceName } from '../../protocol/commands.js';
 import { InstrumentError, shown, type AttributeWrite, type CommandOutcome, type CommandRequest, type DataRecord, type Instrument } from '../../protocol/instrument.js';
 import type { InstrumentTelemetry } from '../../twin/index.js';
@@ -60,6 +60,9 @@ export class TwinService {
   /** Exclusive use of the instrument by one client (see lease.ts). */
   readonly lease: InstrumentLease;
   private closing = false;
+  private readonly resetSubject = new Subject<ScenarioInfo>();
+  /** Each reset's new twin, once it has replaced the old one (socket.io sends its subscribers a fresh hello). */
+  readonly resets$: Observable<ScenarioInfo> = this.resetSubject.asObservable();
   private readonly data?: DataCommands;
 
   constructor(
@@ -152,7 +155,9 @@ export class TwinService {
         client,
         this.queue.run(client, RESET_ORIGIN, async () => {
           this.backend.reset(seed);
-          return this.backend.scenario();
+          const info = this.backend.scenario();
+          this.resetSubject.next(info);
+          return info;
         }),
       );
     } catch (e) {
