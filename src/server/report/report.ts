@@ -137,8 +137,11 @@ function pct(a: number, b: number): string {
 }
 
 export function hms(s: number): string {
+  if (s < 59.95) return `${s.toFixed(1)} s`;
+  // Round to whole seconds before splitting, so 539.6 s reads "9 min 0 s", not "8 min 60 s".
+  s = Math.round(s);
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
-  return h > 0 ? `${h} h ${m} min ${sec.toFixed(0)} s` : m > 0 ? `${m} min ${sec.toFixed(0)} s` : `${sec.toFixed(1)} s`;
+  return h > 0 ? `${h} h ${m} min ${sec} s` : `${m} min ${sec} s`;
 }
