@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ArgType } from './commands.js';
-import { parseDevFailed } from './dev-failed.js';
+import { parseToolError } from './dev-failed.js';
 import { InstrumentError, type CommandOutcome, type DataRecord, type DatasetRecord } from './instrument.js';
 import { LATENCY_CATEGORIES, type Breakdown } from './timing.js';
 
@@ -74,8 +74,6 @@ export function toolError(result: CallToolResult, origin: string): InstrumentErr
     .filter((c) => c.type === 'text')
     .map((c) => (c.type === 'text' ? c.text : ''))
     .join('\n');
-  const first = parseDevFailed(text)?.[0];
-  if (first) return new InstrumentError(first.reason, first.desc || 'the server reported a DevFailed without a description', first.origin || origin);
   const bare = text.replace(FASTMCP_PREFIX, '');
   try {
     const parsed = JSON.parse(bare) as Record<string, unknown>;
@@ -85,7 +83,8 @@ export function toolError(result: CallToolResult, origin: string): InstrumentErr
   } catch {
     // Not JSON: a Python exception's text (ValueError, ...).
   }
-  return new InstrumentError('API_CommandFailed', bare.trim() || 'the server reported an error without a message', origin);
+  // A DevFailed, or a Python exception's text; without the tool prefix the fallback origin is the command's.
+  return parseToolError(bare, origin);
 }
 
 const DTYPES: readonly DatasetRecord['dtype'][] = ['float64', 'float32', 'uint32', 'uint16'];

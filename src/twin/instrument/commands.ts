@@ -1,4 +1,4 @@
-import { commandNotFound, DEVICES, findAttribute, findCommand, tangoDeviceName, type DeviceName } from '../../protocol/commands.js';
+import { commandNotFound, DEVICES, findAttribute, findCommand, tangoDeviceName, type CommandSpec, type DeviceName } from '../../protocol/commands.js';
 import { InstrumentError } from '../../protocol/instrument.js';
 import { finiteNumber, inRange, integer, invalid, noArgument, numberArray, text, textArray } from './args.js';
 import type { ScanDetector } from './acquisition.js';
@@ -307,8 +307,9 @@ const HANDLERS: Record<DeviceName, Record<string, CommandHandler>> = Object.from
 ) as Record<DeviceName, Record<string, CommandHandler>>;
 
 /** The handler of a command, or API_CommandNotFound with a pointer to what exists. */
-export function commandHandler(device: DeviceName, command: string, origin: string): CommandHandler {
-  const handler = findCommand(device, command) ? HANDLERS[device]?.[command] : undefined;
-  if (handler) return handler;
+export function commandHandler(device: DeviceName, command: string, origin: string): { spec: CommandSpec; handler: CommandHandler } {
+  const spec = findCommand(device, command);
+  const handler = spec ? HANDLERS[device]?.[command] : undefined;
+  if (spec && handler) return { spec, handler };
   throw commandNotFound(device, command, origin);
 }

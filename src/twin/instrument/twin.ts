@@ -1,5 +1,5 @@
 import { Resource, type Simulation, type TelemetryBus } from '../../events/index.js';
-import { DEVICES, findCommand, tangoClass, type DeviceName } from '../../protocol/commands.js';
+import { DEVICES, tangoClass, type DeviceName } from '../../protocol/commands.js';
 import type { ClockPacing, TwinEndpoint } from '../../protocol/in-process.js';
 import { InstrumentError, type AttributeWrite, type CommandOutcome, type CommandRequest, type DataRecord } from '../../protocol/instrument.js';
 import type { Rng } from '../../protocol/random.js';
@@ -86,8 +86,7 @@ export class InstrumentTwin implements TwinEndpoint {
     return this.run(device, command, request.args, origin, client, (ctx) => {
       checkDevice(device, origin);
       if (typeof request.command !== 'string') throw new InstrumentError('API_InvalidArgument', `the command name must be a string, got ${JSON.stringify(request.command)}`, origin);
-      const handler = commandHandler(device, command, origin);
-      const spec = findCommand(device, command)!;
+      const { spec, handler } = commandHandler(device, command, origin);
       const plan = handler(ctx, asTango(spec.input, request.args, origin));
       return plan.value === undefined ? plan : { ...plan, value: asTango(spec.output, plan.value, origin, 'the result') };
     });
